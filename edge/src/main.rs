@@ -1,0 +1,2 @@
+//! `firn`: the command line over firn-core.
+fn main() {}

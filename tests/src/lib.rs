@@ -1,0 +1,48 @@
+//! Shared helpers for Firn's cross-crate tests.
+//!
+//! The reference material (official FHIR definitions, conformance suites, Synthea data) is not ours
+//! to commit; it lives in `../shared` beside the repository or wherever `FIRN_SHARED` points.
+//! [`shared_dir`] is the one place that finds it. Tests that need it call [`require_shared!`]: when
+//! the data is absent they print `skipped: reference data not found` and pass, except under
+//! `CI=true`, where absence is a failure.
+
+use std::path::{Path, PathBuf};
+
+/// The reference-data directory: `$FIRN_SHARED`, else `../shared` beside the workspace root.
+pub fn shared_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("FIRN_SHARED") {
+        let dir = PathBuf::from(dir);
+        return dir.is_dir().then_some(dir);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    let dir = root.parent()?.join("shared");
+    dir.is_dir().then_some(dir)
+}
+
+/// True when running under CI (`CI=true`), where missing reference data is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+}
+
+/// The reference-data directory, or `None` after printing the skip line. Panics under CI.
+pub fn shared_or_skip(what: &str) -> Option<PathBuf> {
+    match shared_dir() {
+        Some(dir) => Some(dir),
+        None if in_ci() => panic!("reference data not found (needed by {what}); set FIRN_SHARED"),
+        None => {
+            println!("skipped: reference data not found ({what})");
+            None
+        }
+    }
+}
+
+/// `let shared = require_shared!();` — returns from the test (passing) when the reference data is absent.
+#[macro_export]
+macro_rules! require_shared {
+    () => {
+        match $crate::shared_or_skip(module_path!()) {
+            Some(dir) => dir,
+            None => return,
+        }
+    };
+}
