@@ -236,7 +236,9 @@ impl OperationOutcome {
 
     /// An outcome with a single issue.
     pub fn single(issue: Issue) -> Self {
-        OperationOutcome { issues: vec![issue] }
+        OperationOutcome {
+            issues: vec![issue],
+        }
     }
 
     /// True when any issue is `error` or `fatal`.

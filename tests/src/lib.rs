@@ -21,7 +21,9 @@ pub fn shared_dir() -> Option<PathBuf> {
 
 /// True when running under CI (`CI=true`), where missing reference data is a failure.
 pub fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// The reference-data directory, or `None` after printing the skip line. Panics under CI.
