@@ -4,6 +4,10 @@
 //! function; this file only dispatches.
 
 mod cmd_defs;
+mod cmd_ndjson;
+mod cmd_patch;
+mod cmd_search;
+mod cmd_validate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,11 +24,26 @@ struct Cli {
 enum Command {
     /// Show the embedded FHIR R4 definitions: a type's element tree or one element's definition.
     Defs(cmd_defs::DefsArgs),
+    /// Validate FHIR resources (JSON, NDJSON or a directory) against R4 and loaded profiles.
+    Validate(cmd_validate::ValidateArgs),
+    /// Apply a JSON Patch to a resource.
+    Patch(cmd_patch::PatchArgs),
+    /// Print a JSON Patch that turns A into B.
+    Diff(cmd_patch::DiffArgs),
+    /// Run a FHIR search offline over NDJSON / JSON files (same evaluator as the server).
+    Search(cmd_search::SearchArgs),
+    /// Bulk NDJSON files: validate lines, count per type, split into per-type rolling files.
+    Ndjson(cmd_ndjson::NdjsonArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Defs(args) => cmd_defs::run(args),
+        Command::Validate(args) => cmd_validate::run(args),
+        Command::Patch(args) => cmd_patch::run(args),
+        Command::Diff(args) => cmd_patch::run_diff(args),
+        Command::Search(args) => cmd_search::run(args),
+        Command::Ndjson(args) => cmd_ndjson::run(args),
     }
 }

@@ -6,6 +6,8 @@
 //! the data is absent they print `skipped: reference data not found` and pass, except under
 //! `CI=true`, where absence is a failure.
 
+pub mod fhir_xml;
+
 use std::path::{Path, PathBuf};
 
 /// The reference-data directory: `$FIRN_SHARED`, else `../shared` beside the workspace root.
@@ -47,4 +49,36 @@ macro_rules! require_shared {
             None => return,
         }
     };
+}
+
+/// Every resource of the Synthea sample (`data/synthea-10/<Type>.*.ndjson`, in file-name order;
+/// `log.ndjson`, the export's job log, is not data), parsed.
+/// The one loader the cross-crate tests share.
+pub fn synthea_resources(shared: &std::path::Path) -> Vec<serde_json::Value> {
+    let dir = shared.join("data/synthea-10");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with("log"))
+        })
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            out.push(
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{}:{}: {e}", f.display(), n + 1)),
+            );
+        }
+    }
+    out
 }

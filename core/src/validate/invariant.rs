@@ -1,0 +1,222 @@
+//! Invariants: the `constraint`s of every element in play, evaluated by a FHIRPath engine.
+//!
+//! The validator does not depend on a particular FHIRPath implementation: an [`InvariantEngine`]
+//! compiles expressions, and the validator compiles every distinct constraint expression of the
+//! R4 definitions (and of loaded profiles) exactly once, when it is built. During the structural
+//! walk each element that has constraints records a *site* (constraint, location, enclosing
+//! resource); after the walk the sites are evaluated. An expression the engine cannot compile gives
+//! one informational issue per constraint key — never a false error.
+//!
+//! `ele-1` (no empty elements) and `ext-1` (value xor extensions) are checked natively by the walk,
+//! which is both faster and gives better messages, so they are not evaluated again here.
+
+use super::Run;
+use crate::definitions::{Constraint, Definitions};
+use crate::outcome::{Issue, IssueType, Severity};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A FHIRPath engine as the validator needs it.
+///
+/// ```
+/// use firn_core::validate::{CompiledInvariant, InvariantEngine, Validator};
+/// use serde_json::{Value, json};
+/// use std::sync::Arc;
+///
+/// /// Understands one expression: pat-1 on Patient.contact.
+/// struct Tiny;
+/// struct HasDetails;
+/// impl CompiledInvariant for HasDetails {
+///     fn holds(&self, _resource: &Value, focus: &Value) -> Result<bool, String> {
+///         Ok(["name", "telecom", "address", "organization"].iter().any(|k| focus.get(k).is_some()))
+///     }
+/// }
+/// impl InvariantEngine for Tiny {
+///     fn compile(&self, e: &str) -> Result<Box<dyn CompiledInvariant>, String> {
+///         if e.starts_with("name.exists() or telecom.exists()") { Ok(Box::new(HasDetails)) } else { Err("unsupported".into()) }
+///     }
+/// }
+/// let v = Validator::builder().invariants(Arc::new(Tiny)).build().unwrap();
+/// let r = v.validate(&json!({"resourceType": "Patient", "contact": [{"gender": "male"}]}));
+/// let issue = r.outcome.issues.iter().find(|i| i.severity.is_error()).unwrap();
+/// assert_eq!(issue.details_code.as_deref(), Some("pat-1"));
+/// assert_eq!(issue.expression, ["Patient.contact[0]"]);
+/// ```
+pub trait InvariantEngine: Send + Sync {
+    /// Compiles an invariant expression; `Err` carries the reason it is not supported.
+    fn compile(&self, expression: &str) -> Result<Box<dyn CompiledInvariant>, String>;
+}
+
+/// A compiled invariant expression.
+pub trait CompiledInvariant: Send + Sync {
+    /// Evaluates the expression with `focus` as its context (and `%resource` = `resource`).
+    /// `Ok(true)` when the invariant holds; `Err` when evaluation fails.
+    fn holds(&self, resource: &Value, focus: &Value) -> Result<bool, String>;
+}
+
+/// Keys the walk checks natively.
+const NATIVE: &[&str] = &["ele-1", "ext-1"];
+
+/// Every compiled constraint expression, keyed by expression text.
+pub(crate) struct Invariants {
+    compiled: HashMap<String, Result<Box<dyn CompiledInvariant>, String>>,
+}
+
+impl std::fmt::Debug for Invariants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Invariants({} expressions)", self.compiled.len())
+    }
+}
+
+impl Invariants {
+    pub(crate) fn new<'a>(
+        engine: &Arc<dyn InvariantEngine>,
+        defs: &'a Definitions,
+        extra: impl Iterator<Item = &'a str>,
+    ) -> Self {
+        let mut compiled = HashMap::new();
+        let core = defs
+            .artifact()
+            .constraints
+            .iter()
+            .filter(|c| !NATIVE.contains(&c.key.as_str()));
+        let exprs = core.filter_map(|c| c.expression.as_deref()).chain(extra);
+        for e in exprs {
+            if !compiled.contains_key(e) {
+                compiled.insert(e.to_string(), engine.compile(e));
+            }
+        }
+        Invariants { compiled }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.compiled.len()
+    }
+}
+
+/// Where a site's constraint lives: the 'static R4 definitions (almost always) or a profile.
+pub(crate) enum Source {
+    Core(&'static Constraint),
+    Profile(Box<Constraint>),
+}
+
+/// One constraint to evaluate after the walk.
+pub(crate) struct Site {
+    pub(crate) constraint: Source,
+    pub(crate) location: String,
+    /// Index into `Run::resource_locs`: the enclosing resource, for `%resource`.
+    pub(crate) resource: usize,
+}
+
+impl Site {
+    /// A site, unless the constraint is checked natively or has no expression.
+    pub(crate) fn new(constraint: Source, location: &str, resource: usize) -> Option<Site> {
+        let c: &Constraint = match &constraint {
+            Source::Core(c) => c,
+            Source::Profile(c) => c,
+        };
+        if NATIVE.contains(&c.key.as_str()) || c.expression.is_none() {
+            return None;
+        }
+        Some(Site {
+            constraint,
+            location: location.to_string(),
+            resource,
+        })
+    }
+
+    fn constraint(&self) -> &Constraint {
+        match &self.constraint {
+            Source::Core(c) => c,
+            Source::Profile(c) => c,
+        }
+    }
+}
+
+impl Run<'_> {
+    /// Evaluates the recorded sites against the root value.
+    pub(crate) fn evaluate_invariants(&mut self, root: &Value) {
+        let Some(inv) = &self.v.invariants else {
+            return;
+        };
+        let sites = std::mem::take(&mut self.sites);
+        let root_name = root
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let resource_locs = std::mem::take(&mut self.resource_locs);
+        for s in sites {
+            let resource_loc = resource_locs.get(s.resource).map_or("", String::as_str);
+            let (Some(focus), Some(resource)) = (
+                node(root, root_name, &s.location),
+                node(root, root_name, resource_loc),
+            ) else {
+                continue;
+            };
+            let c = s.constraint();
+            match inv
+                .compiled
+                .get(c.expression.as_deref().unwrap_or_default())
+            {
+                Some(Ok(compiled)) => match compiled.holds(resource, focus) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let severity = if c.severity == "error" {
+                            Severity::Error
+                        } else {
+                            Severity::Warning
+                        };
+                        let issue = Issue::new(
+                            severity,
+                            IssueType::Invariant,
+                            format!("{}: {}", c.key, c.human),
+                        )
+                        .with_details_code(c.key.clone());
+                        self.push(issue, &s.location);
+                    }
+                    Err(e) => self.unsupported(&s, &format!("evaluation failed: {e}")),
+                },
+                Some(Err(e)) => {
+                    let e = e.clone();
+                    self.unsupported(&s, &e);
+                }
+                None => self.unsupported(&s, "not compiled"),
+            }
+        }
+    }
+
+    fn unsupported(&mut self, s: &Site, why: &str) {
+        let c = s.constraint();
+        if self.unexpanded.insert(format!("invariant:{}", c.key)) {
+            let expr = c.expression.as_deref().unwrap_or_default();
+            let issue = Issue::information(
+                IssueType::NotSupported,
+                format!("invariant {} ({expr}) was not checked: {why}", c.key),
+            )
+            .with_details_code(c.key.clone());
+            self.push(issue, &s.location);
+        }
+    }
+}
+
+/// The node at a FHIRPath-style location (`Patient.name[0].given[1]`, `_x` companions ignored).
+pub(crate) fn node<'a>(root: &'a Value, root_name: &str, location: &str) -> Option<&'a Value> {
+    let rest = location.strip_prefix(root_name)?;
+    let mut cur = root;
+    let mut chars = rest;
+    while !chars.is_empty() {
+        if let Some(r) = chars.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            cur = cur.get(&r[..end])?;
+            chars = &r[end..];
+        } else if let Some(r) = chars.strip_prefix('[') {
+            let end = r.find(']')?;
+            cur = cur.get(r[..end].parse::<usize>().ok()?)?;
+            chars = &r[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    Some(cur)
+}

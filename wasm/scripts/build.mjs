@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// Builds the npm package into wasm/pkg: cargo (wasm32-unknown-unknown, size profile) → wasm-bindgen
+// (web target; Node loads the same module synchronously) → wasm-opt when available → the JS facade
+// and types. Prints the raw and gzip size of the .wasm.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { homedir } from 'node:os';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const crate = join(here, '..');
+const root = join(crate, '..');
+const pkg = join(crate, 'pkg');
+const targetDir = process.env.CARGO_TARGET_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'firn', 'target');
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: 'inherit', cwd: root, env: { ...process.env, CARGO_TARGET_DIR: targetDir }, ...opts });
+
+run('cargo', ['build', '-p', 'firn-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'release-wasm', '--locked']);
+const raw = join(targetDir, 'wasm32-unknown-unknown', 'release-wasm', 'firn_wasm.wasm');
+
+rmSync(pkg, { recursive: true, force: true });
+mkdirSync(pkg, { recursive: true });
+run('wasm-bindgen', ['--target', 'web', '--out-dir', pkg, '--out-name', 'firn_wasm', raw]);
+
+const wasmFile = join(pkg, 'firn_wasm_bg.wasm');
+const wasmOpt = [join(root, 'node_modules', '.bin', 'wasm-opt'), join(crate, 'node_modules', '.bin', 'wasm-opt')].find(existsSync);
+if (wasmOpt) {
+  // binaryen from npm (never Debian's: its old version breaks externref tables).
+  run(wasmOpt, ['-Oz', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-reference-types', '--enable-mutable-globals', wasmFile, '-o', wasmFile]);
+} else {
+  console.warn('wasm-opt not found (npm install binaryen): skipping size optimisation');
+}
+
+for (const f of ['api.js', 'index.js', 'node.js', 'index.d.ts', 'README.md']) copyFileSync(join(crate, 'js', f), join(pkg, f));
+const meta = JSON.parse(readFileSync(join(crate, 'package.json'), 'utf8'));
+writeFileSync(join(pkg, 'package.json'), JSON.stringify({
+  name: meta.name,
+  version: meta.version,
+  description: meta.description,
+  license: meta.license,
+  type: 'module',
+  main: './node.js',
+  module: './index.js',
+  browser: './index.js',
+  types: './index.d.ts',
+  exports: {
+    '.': { types: './index.d.ts', node: './node.js', browser: './index.js', default: './index.js' },
+    './firn_wasm_bg.wasm': './firn_wasm_bg.wasm',
+  },
+  files: ['firn_wasm.js', 'firn_wasm_bg.wasm', 'firn_wasm.d.ts', 'api.js', 'index.js', 'node.js', 'index.d.ts', 'README.md'],
+  sideEffects: false,
+}, null, 2) + '\n');
+
+const bytes = readFileSync(wasmFile);
+console.log(`wasm size: firn_wasm_bg.wasm ${bytes.length} bytes raw, ${gzipSync(bytes, { level: 9 }).length} bytes gzip`);
