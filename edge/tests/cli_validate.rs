@@ -56,7 +56,11 @@ fn ndjson_reports_line_numbers_and_minimal_never_fails() {
 
 #[test]
 fn json_format_prints_operation_outcomes() {
-    let p = temp("ok.json", "{\"resourceType\":\"Patient\",\"active\":true}");
+    // With a narrative, so not even the dom-6 best-practice warning applies.
+    let p = temp(
+        "ok.json",
+        r#"{"resourceType":"Patient","active":true,"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">A</div>"}}"#,
+    );
     let (code, out) = firn(&["validate", "--format", "json", p.to_str().unwrap()]);
     assert_eq!(code, 0);
     let oo: serde_json::Value = serde_json::from_str(out.trim()).unwrap();

@@ -1231,6 +1231,12 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                             Ok(if ok { vec![x.clone()] } else { vec![] })
                         }
                     }
+                    // See `Env::lenient_as`: R4's dom-3 applies as() to collections.
+                    many if func == F::As && self.env.lenient_as => Ok(many
+                        .iter()
+                        .filter(|x| self.as_type(x, ts))
+                        .cloned()
+                        .collect()),
                     _ => err(format!("{}() needs a single item", func.name())),
                 }
             }
