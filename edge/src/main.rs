@@ -4,6 +4,7 @@
 //! function; this file only dispatches.
 
 mod cmd_defs;
+mod cmd_fhirpath;
 mod cmd_ndjson;
 mod cmd_patch;
 mod cmd_search;
@@ -24,11 +25,14 @@ struct Cli {
 enum Command {
     /// Show the embedded FHIR R4 definitions: a type's element tree or one element's definition.
     Defs(cmd_defs::DefsArgs),
+    /// Evaluate a FHIRPath expression on a resource: results with types and locations.
+    #[command(name = "fhirpath")]
+    FhirPath(cmd_fhirpath::FhirPathArgs),
     /// Validate FHIR resources (JSON, NDJSON or a directory) against R4 and loaded profiles.
     Validate(cmd_validate::ValidateArgs),
-    /// Apply a JSON Patch to a resource.
+    /// Apply a patch (FHIRPath Patch `Parameters` or JSON Patch) to a resource.
     Patch(cmd_patch::PatchArgs),
-    /// Print a JSON Patch that turns A into B.
+    /// Print a patch (FHIRPath Patch or JSON Patch) that turns A into B.
     Diff(cmd_patch::DiffArgs),
     /// Run a FHIR search offline over NDJSON / JSON files (same evaluator as the server).
     Search(cmd_search::SearchArgs),
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Defs(args) => cmd_defs::run(args),
+        Command::FhirPath(args) => cmd_fhirpath::run(args),
         Command::Validate(args) => cmd_validate::run(args),
         Command::Patch(args) => cmd_patch::run(args),
         Command::Diff(args) => cmd_patch::run_diff(args),
