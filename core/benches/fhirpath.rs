@@ -19,7 +19,11 @@ fn shared() -> PathBuf {
 fn resources(ty: &str) -> Vec<Value> {
     let p = shared().join(format!("data/synthea-10/{ty}.000.ndjson"));
     std::fs::read_to_string(p)
-        .map(|t| t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+        .map(|t| {
+            t.lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -35,18 +39,51 @@ const CORPUS: &[(&str, &str)] = &[
     ("Patient", "Patient.telecom.where(system = 'phone').value"),
     ("Patient", "Patient.birthDate < @2000-01-01"),
     ("Patient", "Patient.address.city.distinct().count()"),
-    ("Patient", "Patient.extension('http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex').value"),
-    ("Patient", "Patient.identifier.where(type.coding.code = 'MR').value"),
-    ("Patient", "Patient.deceased.exists() and Patient.deceased is dateTime"),
-    ("Condition", "Condition.code.coding.where(system = 'http://snomed.info/sct').code"),
+    (
+        "Patient",
+        "Patient.extension('http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex').value",
+    ),
+    (
+        "Patient",
+        "Patient.identifier.where(type.coding.code = 'MR').value",
+    ),
+    (
+        "Patient",
+        "Patient.deceased.exists() and Patient.deceased is dateTime",
+    ),
+    (
+        "Condition",
+        "Condition.code.coding.where(system = 'http://snomed.info/sct').code",
+    ),
     ("Condition", "Condition.onset.toString().substring(0, 4)"),
-    ("Condition", "Condition.clinicalStatus.coding.code = 'active'"),
-    ("Encounter", "Encounter.period.end - Encounter.period.start > 1 'h'"),
-    ("Encounter", "Encounter.participant.individual.reference.startsWith('Practitioner')"),
-    ("Encounter", "Encounter.type.coding.select(system + '|' + code)"),
-    ("MedicationRequest", "MedicationRequest.medication.ofType(CodeableConcept).coding.code"),
-    ("MedicationRequest", "MedicationRequest.authoredOn >= @2015-01-01T00:00:00Z"),
-    ("Procedure", "Procedure.performed.start.exists() implies Procedure.status = 'completed'"),
+    (
+        "Condition",
+        "Condition.clinicalStatus.coding.code = 'active'",
+    ),
+    (
+        "Encounter",
+        "Encounter.period.end - Encounter.period.start > 1 'h'",
+    ),
+    (
+        "Encounter",
+        "Encounter.participant.individual.reference.startsWith('Practitioner')",
+    ),
+    (
+        "Encounter",
+        "Encounter.type.coding.select(system + '|' + code)",
+    ),
+    (
+        "MedicationRequest",
+        "MedicationRequest.medication.ofType(CodeableConcept).coding.code",
+    ),
+    (
+        "MedicationRequest",
+        "MedicationRequest.authoredOn >= @2015-01-01T00:00:00Z",
+    ),
+    (
+        "Procedure",
+        "Procedure.performed.start.exists() implies Procedure.status = 'completed'",
+    ),
     ("Immunization", "Immunization.occurrence as dateTime"),
     ("Procedure", ELE_1),
     ("Encounter", DOM_6),
