@@ -178,14 +178,14 @@ pub fn group_patient_ids(group: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// Groups nested deeper than this are not expanded (a guard against pathological data; FHIR sets no
+/// Levels of Groups expanded, the exported Group included; deeper ones are not expanded (a guard against pathological data; FHIR sets no
 /// limit, real member hierarchies are a few levels deep).
 const MAX_GROUP_DEPTH: usize = 16;
 
 /// A Group whose members are the Patients of `group` and of every Group nested in it, so that a
 /// Group-level export of nested Groups scopes like a flat one: pass the result to
 /// [`ExportFilter::new`]. `resolve` fetches a member Group by id (the host's store); Groups it cannot
-/// find, cycles, inactive members (at every level) and nesting beyond 16 levels are skipped.
+/// find, cycles, inactive members (at every level) and Groups more than 16 levels down are skipped.
 ///
 /// ```
 /// use firn_core::bulk::{flatten_group, group_patient_ids};
@@ -405,9 +405,9 @@ mod tests {
         let resolve = |id: &str| groups.iter().find(|g| g["id"] == id).cloned();
         let flat = flatten_group(&groups[0], &resolve);
         let ids = group_patient_ids(&flat);
-        // g0 plus 16 levels of nesting: p0..p16; nothing inactive, nothing from missing Groups.
-        assert_eq!(ids.len(), 17, "{ids:?}");
-        assert!(ids.contains("p16") && !ids.contains("p17"));
+        // 16 levels of Groups, g0 included: p0..p15; nothing inactive, nothing from missing Groups.
+        assert_eq!(ids.len(), 16, "{ids:?}");
+        assert!(ids.contains("p15") && !ids.contains("p16"));
         assert!(ids.iter().all(|id| !id.starts_with("inactive")));
         assert_eq!(flat["id"], "g0");
     }
