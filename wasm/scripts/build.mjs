@@ -21,7 +21,14 @@ const raw = join(targetDir, 'wasm32-unknown-unknown', 'release-wasm', 'firn_wasm
 
 rmSync(pkg, { recursive: true, force: true });
 mkdirSync(pkg, { recursive: true });
-run('wasm-bindgen', ['--target', 'web', '--out-dir', pkg, '--out-name', 'firn_wasm', raw]);
+const wantBindgen = '0.2.130';
+const bindgenVersion = (() => { try { return execFileSync('wasm-bindgen', ['--version'], { encoding: 'utf8' }).trim(); } catch { return ''; } })();
+if (!bindgenVersion.endsWith(wantBindgen)) {
+  console.error(`wasm-bindgen ${wantBindgen} is required (found: ${bindgenVersion || 'none'}): cargo install wasm-bindgen-cli --version ${wantBindgen}`);
+  process.exit(1);
+}
+// --weak-refs: compiled expressions and parsed resources are freed by FinalizationRegistry.
+run('wasm-bindgen', ['--target', 'web', '--weak-refs', '--out-dir', pkg, '--out-name', 'firn_wasm', raw]);
 
 const wasmFile = join(pkg, 'firn_wasm_bg.wasm');
 const wasmOpt = [join(root, 'node_modules', '.bin', 'wasm-opt'), join(crate, 'node_modules', '.bin', 'wasm-opt')].find(existsSync);
@@ -32,7 +39,7 @@ if (wasmOpt) {
   console.warn('wasm-opt not found (npm install binaryen): skipping size optimisation');
 }
 
-for (const f of ['api.js', 'index.js', 'node.js', 'index.d.ts', 'README.md']) copyFileSync(join(crate, 'js', f), join(pkg, f));
+for (const f of ['api.js', 'index.js', 'node.js', 'init.js', 'index.d.ts', 'README.md']) copyFileSync(join(crate, 'js', f), join(pkg, f));
 const meta = JSON.parse(readFileSync(join(crate, 'package.json'), 'utf8'));
 writeFileSync(join(pkg, 'package.json'), JSON.stringify({
   name: meta.name,
@@ -46,9 +53,13 @@ writeFileSync(join(pkg, 'package.json'), JSON.stringify({
   types: './index.d.ts',
   exports: {
     '.': { types: './index.d.ts', node: './node.js', browser: './index.js', default: './index.js' },
+    './api': { types: './index.d.ts', default: './api.js' },
+    './init': './init.js',
     './firn_wasm_bg.wasm': './firn_wasm_bg.wasm',
   },
-  files: ['firn_wasm.js', 'firn_wasm_bg.wasm', 'firn_wasm.d.ts', 'api.js', 'index.js', 'node.js', 'index.d.ts', 'README.md'],
+  engines: { node: '>=20' },
+  keywords: ['fhir', 'hl7', 'fhirpath', 'validation', 'json-patch', 'fhirpath-patch', 'wasm', 'webassembly'],
+  files: ['firn_wasm.js', 'firn_wasm_bg.wasm', 'firn_wasm.d.ts', 'api.js', 'index.js', 'node.js', 'init.js', 'index.d.ts', 'README.md'],
   sideEffects: false,
 }, null, 2) + '\n');
 
