@@ -236,7 +236,7 @@ const exampleFhirpathPatch = {
   resourceType: 'Parameters',
   parameter: [
     { name: 'operation', part: [{ name: 'type', valueCode: 'replace' }, { name: 'path', valueString: 'Patient.birthDate' }, { name: 'value', valueDate: '1974-12-26' }] },
-    { name: 'operation', part: [{ name: 'type', valueCode: 'add' }, { name: 'path', valueString: 'Patient' }, { name: 'name', valueString: 'deceasedBoolean' }, { name: 'value', valueBoolean: false }] },
+    { name: 'operation', part: [{ name: 'type', valueCode: 'add' }, { name: 'path', valueString: 'Patient' }, { name: 'name', valueString: 'deceased' }, { name: 'value', valueBoolean: false }] },
     { name: 'operation', part: [{ name: 'type', valueCode: 'delete' }, { name: 'path', valueString: "Patient.name.where(use = 'usual')" }] },
   ],
 };

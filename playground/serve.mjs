@@ -25,6 +25,7 @@ function resolvePath(urlPath) {
 /** Starts the server; resolves to {server, url}. Port 0 picks a free one. */
 export function startServer(port = 0, host = '127.0.0.1') {
   const server = createServer(async (req, res) => {
+    if (req.url === '/favicon.ico') return res.writeHead(204).end();
     const file = resolvePath(req.url);
     try {
       if (!file || !(await stat(file)).isFile()) throw new Error('not found');
