@@ -197,3 +197,22 @@ export function toNdjson(resources: (Resource | string)[]): string;
 export function fhirVersion(): string;
 /** A type's element tree or an element's definition, as text. */
 export function describe(target: string): string;
+
+/**
+ * Many resources parsed once inside wasm: evaluate, validate and search all of them in one call,
+ * without crossing the JS↔wasm boundary per resource (the fastest way to process a file).
+ */
+export class ResourceCollection {
+  /** NDJSON text, a JSON array of resources, a Bundle (its entry resources), or an array of resources. */
+  constructor(source: string | Uint8Array | (Resource | string)[] | Resource);
+  readonly size: number;
+  get(index: number): Resource;
+  /** One result array per resource. */
+  evaluate(expression: string | CompiledExpression, variables?: Variables): unknown[][];
+  /** One OperationOutcome per resource. */
+  validate(options?: ValidateOptions): OperationOutcome[];
+  /** Indexes of the resources that match the search query. */
+  search(resourceType: string, query: string): number[];
+  free(): void;
+}
+export function collection(source: string | Uint8Array | (Resource | string)[] | Resource): ResourceCollection;

@@ -3,7 +3,7 @@
 //! Results come back as JSON text of an array: plain values (`evaluate`, what fhirpath.js returns)
 //! or items with their FHIR type and FHIRPath location (`evaluateItems`, what the playground shows).
 
-use crate::{input, parse_text, throw_issue, throw_outcome, to_text};
+use crate::{input, throw_issue, throw_outcome, to_text};
 use firn_core::fhirpath::datetime::DateTime;
 use firn_core::fhirpath::{Env, Expression, Item, PathStep};
 use firn_core::outcome::IssueType;
@@ -116,18 +116,50 @@ impl FhirPath {
 }
 
 impl FhirPath {
-    fn run(&self, resource: &Value, variables: &JsValue, items: bool) -> Result<String, JsValue> {
-        let mut env = env(variables)?;
-        if self.clock {
-            env = env.now(now());
+    /// The evaluation environment over parsed variables (and the host clock when the expression
+    /// needs it): built once per call, shared by every resource of a collection.
+    pub(crate) fn env<'v>(&self, vars: &'v Variables) -> Env<'v> {
+        let mut env = Env::new();
+        for (k, v) in &vars.0 {
+            env = env.var_ref(k.clone(), v);
         }
-        let out = self.expr.evaluate(resource, &env).map_err(throw_outcome)?;
+        if self.clock { env.now(now()) } else { env }
+    }
+
+    /// Appends the result values of one resource, as JSON text, to `out`.
+    pub(crate) fn write_values(
+        &self,
+        resource: &Value,
+        env: &Env<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), JsValue> {
+        let items = self.expr.evaluate(resource, env).map_err(throw_outcome)?;
+        out.push(b'[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match item.as_json() {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => serde_json::to_writer(&mut *out, &item.to_json()),
+            }
+            .map_err(|e| throw_issue(IssueType::Exception, e.to_string()))?;
+        }
+        out.push(b']');
+        Ok(())
+    }
+
+    fn run(&self, resource: &Value, variables: &JsValue, items: bool) -> Result<String, JsValue> {
+        let vars = Variables::parse(variables)?;
+        let env = self.env(&vars);
         if items {
+            let out = self.expr.evaluate(resource, &env).map_err(throw_outcome)?;
             let v: Vec<Value> = out.iter().map(item_json).collect();
             to_text(&v)
         } else {
-            let v: Vec<Value> = out.iter().map(Item::to_json).collect();
-            to_text(&v)
+            let mut out = Vec::with_capacity(64);
+            self.write_values(resource, &env, &mut out)?;
+            Ok(String::from_utf8(out).unwrap_or_default())
         }
     }
 }
@@ -152,26 +184,22 @@ pub fn evaluate_items(
     compile(expression)?.evaluate_items(resource, variables)
 }
 
-/// `%name` variables from a JS object (or JSON text of one).
-fn env(variables: &JsValue) -> Result<Env<'static>, JsValue> {
-    let mut env = Env::new();
-    if variables.is_undefined() || variables.is_null() {
-        return Ok(env);
+/// `%name` variables from a JS object (or JSON text of one), parsed once per call.
+pub(crate) struct Variables(Map<String, Value>);
+
+impl Variables {
+    pub(crate) fn parse(variables: &JsValue) -> Result<Variables, JsValue> {
+        if variables.is_undefined() || variables.is_null() {
+            return Ok(Variables(Map::new()));
+        }
+        match input(variables, "variables").map_err(throw_outcome)? {
+            Value::Object(map) => Ok(Variables(map)),
+            _ => Err(throw_issue(
+                IssueType::Invalid,
+                "variables must be an object of name → value",
+            )),
+        }
     }
-    let vars = match variables.as_string() {
-        Some(t) => parse_text(&t, "variables").map_err(throw_outcome)?,
-        None => input(variables, "variables").map_err(throw_outcome)?,
-    };
-    let Value::Object(map) = vars else {
-        return Err(throw_issue(
-            IssueType::Invalid,
-            "variables must be an object of name → value",
-        ));
-    };
-    for (k, v) in map {
-        env = env.var(k, v);
-    }
-    Ok(env)
 }
 
 fn uses_clock(src: &str) -> bool {

@@ -8,8 +8,10 @@
 //! the FHIR OperationOutcome ([`throw_outcome`]). Keeping conversion rules in one place means every
 //! exported function behaves the same way at the edge.
 //!
-//! One module per FHIR concept: [`validation`], [`fhirpath`], [`patch`], [`search`], [`ndjson`].
+//! One module per FHIR concept: [`validation`], [`fhirpath`], [`patch`], [`search`], [`ndjson`],
+//! and [`collection`] for running them over many resources in one call.
 
+pub mod collection;
 pub mod fhirpath;
 pub mod ndjson;
 pub mod patch;

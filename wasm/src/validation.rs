@@ -69,6 +69,21 @@ fn validator(level: Level, profiles: Vec<String>) -> Result<Rc<Validator>, JsVal
     })
 }
 
+/// The validator for a JS options value (for [`crate::collection`]).
+pub(crate) fn validator_for(options_value: &JsValue) -> Result<Rc<Validator>, JsValue> {
+    let (level, profiles) = options(options_value)?;
+    validator(level, profiles)
+}
+
+/// Validates JSON text of a resource that came from a JS object (`JSON.stringify`): like
+/// `validate`, without line/column positions (they would point into text the caller never saw).
+#[wasm_bindgen(js_name = validateObjectText)]
+pub fn validate_object_text(text: &str, options_value: &JsValue) -> Result<String, JsValue> {
+    let v = validator_for(options_value)?;
+    let value = crate::parse_text(text, "resource").map_err(throw_outcome)?;
+    to_text(&v.validate(&value).outcome.to_json())
+}
+
 /// Validates a resource (JS object or JSON text) and returns the OperationOutcome as JSON text.
 /// Invalid resources are not errors: their problems are the outcome's issues. Bad options (an
 /// unknown level or profile) throw.

@@ -69,3 +69,10 @@ test('fhirVersion and describe', () => {
   assert.match(firn.describe('Patient'), /birthDate/);
   throwsOutcome(assert, () => firn.describe('NoSuchType'), /not a FHIR R4 type/);
 });
+
+test('object and array variables', () => {
+  const p = patient();
+  assert.deepEqual(firn.evaluate('%other.name.family', p, { other: { resourceType: 'Patient', name: [{ family: 'Smith' }] } }), ['Smith']);
+  assert.deepEqual(firn.evaluate('%list.count()', p, { list: [1, 2, 3] }), [3]);
+  assert.deepEqual(firn.evaluate('%v', p, JSON.stringify({ v: 'from text' })), ['from text']);
+});
