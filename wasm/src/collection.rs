@@ -32,9 +32,7 @@ impl ResourceCollection {
                 let arr = js_sys::Array::from(source);
                 let mut out = Vec::with_capacity(arr.length() as usize);
                 for (i, item) in arr.iter().enumerate() {
-                    out.push(
-                        input(&item, &format!("resource {i}")).map_err(throw_outcome)?,
-                    );
+                    out.push(input(&item, &format!("resource {i}")).map_err(throw_outcome)?);
                 }
                 out
             }

@@ -85,10 +85,7 @@ pub fn options<T: serde::de::DeserializeOwned + Default>(
         if !allowed.contains(&key.as_str()) {
             return Err(throw_issue(
                 IssueType::Invalid,
-                format!(
-                    "unknown {what} `{key}` (known: {})",
-                    allowed.join(", ")
-                ),
+                format!("unknown {what} `{key}` (known: {})", allowed.join(", ")),
             ));
         }
     }
