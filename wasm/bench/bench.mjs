@@ -196,7 +196,46 @@ async function validateBench() {
   const all = firn.collection(texts.join('\n'));
   const tBatch = time(() => all.validate());
   all.free();
+  // Mutation agreement: each kind of defect injected into a sample of every type; does each engine
+  // reject the mutated resource? (Synthea itself is clean for both.)
+  const DATE_KEYS = ['birthDate', 'authoredOn', 'recorded', 'date', 'onsetDateTime', 'occurrenceDateTime', 'issued'];
+  const MUTATIONS = {
+    'invalid id': (r) => { r.id = 'bad id!'; },
+    'unknown element': (r) => { r.fooBar = 1; },
+    'string where number/boolean/code expected': (r) => { if ('status' in r) r.status = 42; else r.active = 'yes'; },
+    'code outside required value set': (r) => { if ('status' in r) r.status = 'bogus'; else return false; },
+    'invalid date': (r) => { const k = DATE_KEYS.find((d) => d in r); if (!k) return false; r[k] = '2020-13-45'; },
+    'empty string': (r) => { r.language = ''; },
+    'empty object': (r) => { r.meta = {}; },
+    'array where single expected': (r) => { r.language = ['en']; },
+    'single where array expected': (r) => { if (!Array.isArray(r.identifier)) return false; r.identifier = r.identifier[0]; },
+    'missing required element': (r) => {
+      const req = { Encounter: 'status', Condition: 'subject', MedicationRequest: 'intent', Procedure: 'status', Immunization: 'vaccineCode', DocumentReference: 'content', Device: null };
+      const k = req[r.resourceType];
+      if (!k || !(k in r)) return false;
+      delete r[k];
+    },
+  };
+  const sample = [...byType.values()].flatMap((idx) => idx.slice(0, 20));
+  const mutation = {};
+  for (const [name, mutate] of Object.entries(MUTATIONS)) {
+    const m = { n: 0, firn: 0, medplum: 0, onlyFirn: [], onlyMedplum: [] };
+    for (const i of sample) {
+      const r = structuredClone(resources[i]);
+      if (mutate(r) === false) continue;
+      m.n++;
+      const f = firnErrorsOf(firn.validate(r)).length > 0;
+      const md = medplumIssues(core, r).length > 0;
+      if (f) m.firn++;
+      if (md) m.medplum++;
+      if (f && !md && m.onlyFirn.length < 1) m.onlyFirn.push(`${r.resourceType}/${resources[i].id}: ${firnErrorsOf(firn.validate(r))[0].diagnostics}`);
+      if (md && !f && m.onlyMedplum.length < 1) m.onlyMedplum.push(`${r.resourceType}/${resources[i].id}: ${JSON.stringify(medplumIssues(core, r)[0]).slice(0, 200)}`);
+    }
+    mutation[name] = m;
+  }
+
   return {
+    mutation,
     setupMs, firnSetup, tMed, tObj, tStr, tStructure, tBatch,
     agreement: { both, onlyFirn, onlyMed, neither }, examples,
     firnKinds: [...firnKinds].sort((a, b) => b[1].n - a[1].n).slice(0, 12),
@@ -235,4 +274,10 @@ console.log('Firn error kinds:');
 for (const [k, x] of v.firnKinds) console.log(`  ${String(x.n).padStart(5)}  ${k.slice(0, 150)}  (e.g. ${x.ex})`);
 console.log('Medplum error kinds:');
 for (const [k, x] of v.medKinds) console.log(`  ${String(x.n).padStart(5)}  ${k.slice(0, 150)}  (e.g. ${x.ex})`);
+console.log('Mutation agreement (resources rejected / mutated, sample of ≤20 per type):');
+for (const [name, m] of Object.entries(v.mutation)) {
+  console.log(`  ${name.padEnd(44)} n=${String(m.n).padStart(3)}  firn ${String(m.firn).padStart(3)}  medplum ${String(m.medplum).padStart(3)}`);
+  for (const x of m.onlyFirn) console.log(`      only firn:    ${x.slice(0, 200)}`);
+  for (const x of m.onlyMedplum) console.log(`      only medplum: ${x.slice(0, 200)}`);
+}
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ fhirpath: fp, validate: v }, null, 2));
