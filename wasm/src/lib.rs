@@ -13,10 +13,16 @@
 
 pub mod collection;
 pub mod fhirpath;
+#[cfg(target_arch = "wasm32")]
+pub mod memory;
 pub mod ndjson;
 pub mod patch;
 pub mod search;
 pub mod validation;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: memory::GrowInSteps = memory::GrowInSteps;
 
 use firn_core::outcome::{IntoOutcome, Issue, IssueType, OperationOutcome};
 use serde_json::Value;
