@@ -4,11 +4,27 @@
 //!
 //! The boundary is deliberately thin: every function takes its FHIR inputs as either a JS object or
 //! a JSON string ([`input`]), calls one firn-core function, and returns JSON text that the JS facade
-//! (`wasm/js/`) parses. Failures become a thrown JS `Error` whose `outcome` property carries the
-//! FHIR OperationOutcome ([`throw_outcome`]). Keeping conversion rules in one place means every
+//! (`wasm/js/api.js`) parses. Failures become a thrown JS `Error` whose `outcome` property carries
+//! the FHIR OperationOutcome ([`throw_outcome`]). Keeping conversion rules in one place means every
 //! exported function behaves the same way at the edge.
+//!
+//! One module per FHIR concept: [`validation`], [`fhirpath`], [`patch`], [`search`], [`ndjson`],
+//! and [`collection`] for running them over many resources in one call.
 
-use firn_core::outcome::{Issue, IssueType, OperationOutcome};
+pub mod collection;
+pub mod fhirpath;
+#[cfg(target_arch = "wasm32")]
+pub mod memory;
+pub mod ndjson;
+pub mod patch;
+pub mod search;
+pub mod validation;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: memory::GrowInSteps = memory::GrowInSteps;
+
+use firn_core::outcome::{IntoOutcome, Issue, IssueType, OperationOutcome};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
@@ -16,15 +32,7 @@ use wasm_bindgen::prelude::*;
 /// or as a JS object (converted with serde-wasm-bindgen).
 pub fn input(value: &JsValue, what: &str) -> Result<Value, OperationOutcome> {
     if let Some(text) = value.as_string() {
-        return serde_json::from_str(&text).map_err(|e| {
-            OperationOutcome::single(
-                Issue::error(
-                    IssueType::Structure,
-                    format!("{what} is not valid JSON: {e}"),
-                )
-                .with_line_col(e.line() as u64, e.column() as u64),
-            )
-        });
+        return parse_text(&text, what);
     }
     if value.is_undefined() || value.is_null() {
         return Err(OperationOutcome::single(Issue::error(
@@ -40,18 +48,82 @@ pub fn input(value: &JsValue, what: &str) -> Result<Value, OperationOutcome> {
     })
 }
 
+/// Parses JSON text, reporting line and column of a syntax error.
+pub fn parse_text(text: &str, what: &str) -> Result<Value, OperationOutcome> {
+    serde_json::from_str(text).map_err(|e| {
+        OperationOutcome::single(
+            Issue::error(
+                IssueType::Structure,
+                format!("{what} is not valid JSON: {e}"),
+            )
+            .with_line_col(e.line() as u64, e.column() as u64),
+        )
+    })
+}
+
+/// An optional input: `undefined`/`null` give `None`.
+pub fn optional_input(value: &JsValue, what: &str) -> Result<Option<Value>, OperationOutcome> {
+    if value.is_undefined() || value.is_null() {
+        Ok(None)
+    } else {
+        input(value, what).map(Some)
+    }
+}
+
+/// Options objects: a JS object whose keys must all be in `allowed` (serde-wasm-bindgen reads only
+/// the fields it knows, so a misspelt option would otherwise be ignored silently).
+pub fn options<T: serde::de::DeserializeOwned + Default>(
+    value: &JsValue,
+    allowed: &[&str],
+    what: &str,
+) -> Result<T, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
+    }
+    if !value.is_object() {
+        return Err(throw_issue(
+            IssueType::Invalid,
+            format!("{what} must be an object"),
+        ));
+    }
+    for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !allowed.contains(&key.as_str()) {
+            return Err(throw_issue(
+                IssueType::Invalid,
+                format!("unknown {what} `{key}` (known: {})", allowed.join(", ")),
+            ));
+        }
+    }
+    serde_wasm_bindgen::from_value(value.clone())
+        .map_err(|e| throw_issue(IssueType::Invalid, format!("{what}: {e}")))
+}
+
 /// A thrown JS `Error` carrying the OperationOutcome as `error.outcome` (a plain object).
-pub fn throw_outcome(outcome: OperationOutcome) -> JsValue {
+pub fn throw_outcome(outcome: impl IntoOutcome) -> JsValue {
+    let outcome = outcome.into_outcome();
     let message = outcome
         .issues
         .first()
         .map(|i| i.diagnostics.clone())
         .unwrap_or_else(|| "error".into());
     let error = js_sys::Error::new(&message);
+    error.set_name("FirnError");
     let json = outcome.to_json().to_string();
     let parsed = js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL);
     let _ = js_sys::Reflect::set(&error, &JsValue::from_str("outcome"), &parsed);
     error.into()
+}
+
+/// A thrown error with one issue.
+pub fn throw_issue(code: IssueType, message: impl Into<String>) -> JsValue {
+    throw_outcome(Issue::error(code, message))
+}
+
+/// JSON text of a value (the facade parses it: one `JSON.parse` beats building JS objects field by
+/// field through the boundary).
+pub fn to_text(value: &impl serde::Serialize) -> Result<String, JsValue> {
+    serde_json::to_string(value).map_err(|e| throw_issue(IssueType::Exception, e.to_string()))
 }
 
 /// The FHIR version of the embedded definitions (`4.0.1`).
@@ -70,9 +142,9 @@ pub fn describe(target: &str) -> Result<String, JsValue> {
         .filter(|_| d.type_def(target).is_some() || d.children(target).next().is_some())
         .or_else(|| d.render_element(target))
         .ok_or_else(|| {
-            throw_outcome(OperationOutcome::single(Issue::error(
+            throw_issue(
                 IssueType::NotFound,
                 format!("`{target}` is not a FHIR R4 type or element path"),
-            )))
+            )
         })
 }

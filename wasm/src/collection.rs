@@ -1,0 +1,135 @@
+//! A collection of resources parsed once and kept inside wasm — from NDJSON, a JSON array or a
+//! Bundle — so FHIRPath, validation and search run over all of them in one call, without crossing
+//! the JS↔wasm boundary per resource.
+
+use crate::fhirpath::FhirPath;
+use crate::{input, parse_text, throw_issue, throw_outcome, to_text};
+use firn_core::ndjson::LineReader;
+use firn_core::outcome::IssueType;
+use firn_core::search::{NoResolver, Query, SearchConfig};
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+
+/// Resources parsed once, evaluated many times.
+#[wasm_bindgen]
+pub struct ResourceCollection {
+    resources: Vec<Value>,
+}
+
+#[wasm_bindgen]
+impl ResourceCollection {
+    /// From NDJSON text (one resource per line; blank lines skipped), a JSON array of resources, a
+    /// Bundle (its `entry.resource`s), or a JS array of objects/strings. A bad line throws, naming
+    /// its line.
+    #[wasm_bindgen(constructor)]
+    pub fn new(source: &JsValue) -> Result<ResourceCollection, JsValue> {
+        let resources = match source.as_string() {
+            Some(text) if text.trim_start().starts_with('[') => {
+                array(parse_text(&text, "resources").map_err(throw_outcome)?)?
+            }
+            Some(text) => ndjson(&text)?,
+            None if js_sys::Array::is_array(source) => {
+                let arr = js_sys::Array::from(source);
+                let mut out = Vec::with_capacity(arr.length() as usize);
+                for (i, item) in arr.iter().enumerate() {
+                    out.push(input(&item, &format!("resource {i}")).map_err(throw_outcome)?);
+                }
+                out
+            }
+            None => array(input(source, "resources").map_err(throw_outcome)?)?,
+        };
+        Ok(ResourceCollection { resources })
+    }
+
+    /// Number of resources.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> usize {
+        self.resources.len()
+    }
+
+    /// Resource `index` as JSON text.
+    pub fn get(&self, index: usize) -> Result<String, JsValue> {
+        self.resources
+            .get(index)
+            .map(Value::to_string)
+            .ok_or_else(|| throw_issue(IssueType::NotFound, format!("no resource {index}")))
+    }
+
+    /// Evaluates a compiled expression on every resource: JSON text of one result array per resource.
+    pub fn evaluate(&self, expression: &FhirPath, variables: &JsValue) -> Result<String, JsValue> {
+        let vars = crate::fhirpath::Variables::parse(variables)?;
+        let env = expression.env(&vars);
+        let mut out = Vec::with_capacity(self.resources.len() * 8);
+        out.push(b'[');
+        for (i, r) in self.resources.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            expression.write_values(r, &env, &mut out)?;
+        }
+        out.push(b']');
+        Ok(String::from_utf8(out).unwrap_or_default())
+    }
+
+    /// Validates every resource: JSON text of one OperationOutcome per resource.
+    pub fn validate(&self, options: &JsValue) -> Result<String, JsValue> {
+        let v = crate::validation::validator_for(options)?;
+        let outcomes: Vec<Value> = self
+            .resources
+            .iter()
+            .map(|r| v.validate(r).outcome.to_json())
+            .collect();
+        to_text(&outcomes)
+    }
+
+    /// Indexes of the resources that match a search (`Patient`, `name=peter`).
+    pub fn search(&self, resource_type: &str, query: &str) -> Result<Vec<u32>, JsValue> {
+        let q =
+            Query::parse(resource_type, query, &SearchConfig::default()).map_err(throw_outcome)?;
+        let mut out = Vec::new();
+        for (i, r) in self.resources.iter().enumerate() {
+            if firn_core::search::matches(&q, r, &NoResolver).map_err(throw_outcome)? {
+                out.push(i as u32);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn ndjson(text: &str) -> Result<Vec<Value>, JsValue> {
+    let mut reader = LineReader::new(text.as_bytes());
+    let mut out = Vec::new();
+    while let Some(line) = reader
+        .next_line()
+        .map_err(|e| throw_issue(IssueType::Exception, e.to_string()))?
+    {
+        let v: Value = serde_json::from_slice(line.bytes).map_err(|e| {
+            throw_issue(
+                IssueType::Structure,
+                format!("line {}: invalid JSON: {e}", line.number),
+            )
+        })?;
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// A JSON array of resources, or a Bundle's entry resources.
+fn array(v: Value) -> Result<Vec<Value>, JsValue> {
+    match v {
+        Value::Array(a) => Ok(a),
+        Value::Object(mut m) if m.get("resourceType").and_then(Value::as_str) == Some("Bundle") => {
+            Ok(match m.remove("entry") {
+                Some(Value::Array(entries)) => entries
+                    .into_iter()
+                    .filter_map(|mut e| e.get_mut("resource").map(Value::take))
+                    .collect(),
+                _ => Vec::new(),
+            })
+        }
+        _ => Err(throw_issue(
+            IssueType::Invalid,
+            "a resource collection is NDJSON, a JSON array of resources or a Bundle",
+        )),
+    }
+}

@@ -1,0 +1,245 @@
+//! FHIRPath: `compile(expression)` → a reusable [`FhirPath`], and one-shot `evaluate`.
+//!
+//! Results come back as JSON text of an array: plain values (`evaluate`, what fhirpath.js returns)
+//! or items with their FHIR type and FHIRPath location (`evaluateItems`, what the playground shows).
+
+use crate::{input, throw_issue, throw_outcome, to_text};
+use firn_core::fhirpath::datetime::DateTime;
+use firn_core::fhirpath::{Env, Expression, Item, PathStep};
+use firn_core::outcome::IssueType;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use wasm_bindgen::prelude::*;
+
+/// A compiled FHIRPath expression: compile once, evaluate against many resources.
+#[wasm_bindgen]
+pub struct FhirPath {
+    expr: Arc<Expression>,
+    clock: bool,
+}
+
+/// A resource parsed once and kept inside wasm, for evaluating many expressions against it
+/// without converting it again.
+#[wasm_bindgen]
+pub struct ParsedResource {
+    value: Value,
+}
+
+#[wasm_bindgen]
+impl ParsedResource {
+    /// Parses a resource (JS object or JSON text).
+    #[wasm_bindgen(constructor)]
+    pub fn new(resource: &JsValue) -> Result<ParsedResource, JsValue> {
+        Ok(ParsedResource {
+            value: input(resource, "resource").map_err(throw_outcome)?,
+        })
+    }
+
+    /// The resource's `resourceType`, if it has one.
+    #[wasm_bindgen(getter, js_name = resourceType)]
+    pub fn resource_type(&self) -> Option<String> {
+        self.value
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// The resource as JSON text.
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> String {
+        self.value.to_string()
+    }
+}
+
+impl ParsedResource {
+    pub(crate) fn value(&self) -> &Value {
+        &self.value
+    }
+}
+
+/// Compiles an expression; a syntax error throws with its line and column in the outcome.
+#[wasm_bindgen]
+pub fn compile(expression: &str) -> Result<FhirPath, JsValue> {
+    let expr = Expression::cached(expression).map_err(throw_outcome)?;
+    Ok(FhirPath {
+        clock: uses_clock(expression),
+        expr,
+    })
+}
+
+#[wasm_bindgen]
+impl FhirPath {
+    /// The expression text.
+    #[wasm_bindgen(getter)]
+    pub fn expression(&self) -> String {
+        self.expr.source().to_string()
+    }
+
+    /// Evaluates against a resource (JS object or JSON text): JSON text of the result values.
+    pub fn evaluate(&self, resource: &JsValue, variables: &JsValue) -> Result<String, JsValue> {
+        let r = input(resource, "resource").map_err(throw_outcome)?;
+        self.run(&r, variables, false)
+    }
+
+    /// Evaluates against a [`ParsedResource`].
+    #[wasm_bindgen(js_name = evaluateParsed)]
+    pub fn evaluate_parsed(
+        &self,
+        resource: &ParsedResource,
+        variables: &JsValue,
+    ) -> Result<String, JsValue> {
+        self.run(resource.value(), variables, false)
+    }
+
+    /// Evaluates and returns items `{value, type, path, pointer}` as JSON text: the FHIR or System
+    /// type, the FHIRPath location and the JSON pointer of nodes of the input (`null` for computed
+    /// values).
+    #[wasm_bindgen(js_name = evaluateItems)]
+    pub fn evaluate_items(
+        &self,
+        resource: &JsValue,
+        variables: &JsValue,
+    ) -> Result<String, JsValue> {
+        let r = input(resource, "resource").map_err(throw_outcome)?;
+        self.run(&r, variables, true)
+    }
+
+    /// [`Self::evaluate_items`] against a [`ParsedResource`].
+    #[wasm_bindgen(js_name = evaluateItemsParsed)]
+    pub fn evaluate_items_parsed(
+        &self,
+        resource: &ParsedResource,
+        variables: &JsValue,
+    ) -> Result<String, JsValue> {
+        self.run(resource.value(), variables, true)
+    }
+}
+
+impl FhirPath {
+    /// The evaluation environment over parsed variables (and the host clock when the expression
+    /// needs it): built once per call, shared by every resource of a collection.
+    pub(crate) fn env<'v>(&self, vars: &'v Variables) -> Env<'v> {
+        let mut env = Env::new();
+        for (k, v) in &vars.0 {
+            env = env.var_ref(k.clone(), v);
+        }
+        if self.clock { env.now(now()) } else { env }
+    }
+
+    /// Appends the result values of one resource, as JSON text, to `out`.
+    pub(crate) fn write_values(
+        &self,
+        resource: &Value,
+        env: &Env<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), JsValue> {
+        let items = self.expr.evaluate(resource, env).map_err(throw_outcome)?;
+        out.push(b'[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match item.as_json() {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => serde_json::to_writer(&mut *out, &item.to_json()),
+            }
+            .map_err(|e| throw_issue(IssueType::Exception, e.to_string()))?;
+        }
+        out.push(b']');
+        Ok(())
+    }
+
+    fn run(&self, resource: &Value, variables: &JsValue, items: bool) -> Result<String, JsValue> {
+        let vars = Variables::parse(variables)?;
+        let env = self.env(&vars);
+        if items {
+            let out = self.expr.evaluate(resource, &env).map_err(throw_outcome)?;
+            let v: Vec<Value> = out.iter().map(item_json).collect();
+            to_text(&v)
+        } else {
+            let mut out = Vec::with_capacity(64);
+            self.write_values(resource, &env, &mut out)?;
+            Ok(String::from_utf8(out).unwrap_or_default())
+        }
+    }
+}
+
+/// One-shot evaluation (the expression is compiled through a cache, so repeating it is cheap).
+#[wasm_bindgen]
+pub fn evaluate(
+    expression: &str,
+    resource: &JsValue,
+    variables: &JsValue,
+) -> Result<String, JsValue> {
+    compile(expression)?.evaluate(resource, variables)
+}
+
+/// One-shot [`FhirPath::evaluate_items`].
+#[wasm_bindgen(js_name = evaluateItems)]
+pub fn evaluate_items(
+    expression: &str,
+    resource: &JsValue,
+    variables: &JsValue,
+) -> Result<String, JsValue> {
+    compile(expression)?.evaluate_items(resource, variables)
+}
+
+/// `%name` variables from a JS object (or JSON text of one), parsed once per call.
+pub(crate) struct Variables(Map<String, Value>);
+
+impl Variables {
+    pub(crate) fn parse(variables: &JsValue) -> Result<Variables, JsValue> {
+        if variables.is_undefined() || variables.is_null() {
+            return Ok(Variables(Map::new()));
+        }
+        match input(variables, "variables").map_err(throw_outcome)? {
+            Value::Object(map) => Ok(Variables(map)),
+            _ => Err(throw_issue(
+                IssueType::Invalid,
+                "variables must be an object of name → value",
+            )),
+        }
+    }
+}
+
+fn uses_clock(src: &str) -> bool {
+    src.contains("now(") || src.contains("today(") || src.contains("timeOfDay(")
+}
+
+/// The host clock (wasm32-unknown-unknown has none of its own).
+fn now() -> DateTime {
+    let iso = String::from(js_sys::Date::new_0().to_iso_string());
+    DateTime::parse(&iso)
+        .map(|(d, _)| d)
+        .unwrap_or_else(firn_core::fhirpath::datetime::now_utc)
+}
+
+fn item_json(item: &Item<'_>) -> Value {
+    let mut m = Map::new();
+    m.insert("value".into(), item.to_json());
+    m.insert("type".into(), Value::String(item.type_name().to_string()));
+    match item.location() {
+        Some(l) => {
+            m.insert("path".into(), Value::String(l));
+            m.insert("pointer".into(), Value::String(pointer(&item.json_path())));
+        }
+        None => {
+            m.insert("path".into(), Value::Null);
+            m.insert("pointer".into(), Value::Null);
+        }
+    }
+    Value::Object(m)
+}
+
+/// An RFC 6901 JSON pointer from JSON steps.
+pub(crate) fn pointer(steps: &[PathStep]) -> String {
+    let mut s = String::new();
+    for step in steps {
+        s.push('/');
+        match step {
+            PathStep::Key(k) => s.push_str(&k.replace('~', "~0").replace('/', "~1")),
+            PathStep::Index(i) => s.push_str(&i.to_string()),
+        }
+    }
+    s
+}

@@ -1,0 +1,149 @@
+//! FHIR validation: `validate(resource, {profiles, level})` → OperationOutcome, and `loadPackage`
+//! for FHIR NPM packages (`.tgz`) whose profiles `validate` can then check.
+//!
+//! Validators are built once per (level, profiles) and kept until the next `loadPackage`, so a page
+//! that validates thousands of resources pays for the set-up once.
+
+use crate::{input, throw_issue, throw_outcome, to_text};
+use firn_core::outcome::IssueType;
+use firn_core::validate::{Level, Package, Validator};
+use serde::Deserialize;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// `{profiles, level}` as JS passes them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ValidateOptions {
+    #[serde(default)]
+    profiles: Vec<String>,
+    #[serde(default)]
+    level: Option<String>,
+}
+
+/// The loaded packages and the validators built over them.
+#[derive(Default)]
+struct Registry {
+    packages: Vec<(String, String, Vec<u8>)>,
+    validators: HashMap<(&'static str, Vec<String>), Rc<Validator>>,
+}
+
+thread_local! {
+    static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
+}
+
+fn options(value: &JsValue) -> Result<(Level, Vec<String>), JsValue> {
+    let opts: ValidateOptions = crate::options(value, &["profiles", "level"], "validate option")?;
+    let level = match opts.level.as_deref() {
+        None => Level::Strict,
+        Some(s) => Level::parse(s).ok_or_else(|| {
+            throw_issue(
+                IssueType::Invalid,
+                format!("unknown validation level '{s}' (strict, structure-only, minimal)"),
+            )
+        })?,
+    };
+    Ok((level, opts.profiles))
+}
+
+/// The validator for these options, built on first use.
+fn validator(level: Level, profiles: Vec<String>) -> Result<Rc<Validator>, JsValue> {
+    REGISTRY.with(|r| {
+        let mut r = r.borrow_mut();
+        let key = (level.as_str(), profiles);
+        if let Some(v) = r.validators.get(&key) {
+            return Ok(v.clone());
+        }
+        let mut b = Validator::builder().level(level);
+        for (_, _, bytes) in &r.packages {
+            b = b.package(bytes.clone());
+        }
+        for p in &key.1 {
+            b = b.profile(p.clone());
+        }
+        let v = Rc::new(b.build().map_err(throw_outcome)?);
+        r.validators.insert(key, v.clone());
+        Ok(v)
+    })
+}
+
+/// The validator for a JS options value (for [`crate::collection`]).
+pub(crate) fn validator_for(options_value: &JsValue) -> Result<Rc<Validator>, JsValue> {
+    let (level, profiles) = options(options_value)?;
+    validator(level, profiles)
+}
+
+/// Validates JSON text of a resource that came from a JS object (`JSON.stringify`): like
+/// `validate`, without line/column positions (they would point into text the caller never saw).
+#[wasm_bindgen(js_name = validateObjectText)]
+pub fn validate_object_text(text: &str, options_value: &JsValue) -> Result<String, JsValue> {
+    let v = validator_for(options_value)?;
+    let value = crate::parse_text(text, "resource").map_err(throw_outcome)?;
+    to_text(&v.validate(&value).outcome.to_json())
+}
+
+/// Validates a resource (JS object or JSON text) and returns the OperationOutcome as JSON text.
+/// Invalid resources are not errors: their problems are the outcome's issues. Bad options (an
+/// unknown level or profile) throw.
+#[wasm_bindgen(js_name = validate)]
+pub fn validate(resource: &JsValue, options_value: &JsValue) -> Result<String, JsValue> {
+    let (level, profiles) = options(options_value)?;
+    let v = validator(level, profiles)?;
+    let validation = match resource.as_string() {
+        Some(text) => v.validate_str(&text),
+        None => v.validate(&input(resource, "resource").map_err(throw_outcome)?),
+    };
+    to_text(&validation.outcome.to_json())
+}
+
+/// Loads a FHIR NPM package (`.tgz` bytes); its profiles, extensions and value sets are used by
+/// later `validate` calls. Returns `{name, version, resources, dependencies}` as JSON text.
+/// Loading the same name and version again replaces it.
+#[wasm_bindgen(js_name = loadPackage)]
+pub fn load_package(bytes: &[u8]) -> Result<String, JsValue> {
+    let p = Package::from_tgz(bytes).map_err(throw_outcome)?;
+    let info = serde_json::json!({
+        "name": p.name,
+        "version": p.version,
+        "resources": p.resources.len(),
+        "profiles": p.resources.iter()
+            .filter(|r| r["resourceType"] == "StructureDefinition")
+            .filter_map(|r| r["url"].as_str())
+            .collect::<Vec<_>>(),
+        "dependencies": p.dependencies.iter()
+            .map(|(n, v)| (n.clone(), serde_json::Value::String(v.clone())))
+            .collect::<serde_json::Map<_, _>>(),
+    });
+    REGISTRY.with(|r| {
+        let mut r = r.borrow_mut();
+        r.packages
+            .retain(|(n, v, _)| !(n == &p.name && v == &p.version));
+        r.packages.push((p.name, p.version, bytes.to_vec()));
+        r.validators.clear();
+    });
+    to_text(&info)
+}
+
+/// Forgets every loaded package.
+#[wasm_bindgen(js_name = clearPackages)]
+pub fn clear_packages() {
+    REGISTRY.with(|r| {
+        let mut r = r.borrow_mut();
+        r.packages.clear();
+        r.validators.clear();
+    });
+}
+
+/// `name#version` of the loaded packages.
+#[wasm_bindgen(js_name = loadedPackages)]
+pub fn loaded_packages() -> Vec<String> {
+    REGISTRY.with(|r| {
+        r.borrow()
+            .packages
+            .iter()
+            .map(|(n, v, _)| format!("{n}#{v}"))
+            .collect()
+    })
+}

@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as firn from '../pkg/node.js';
+import { patient, throwsOutcome } from './helpers.mjs';
+
+const p2 = { resourceType: 'Patient', id: 'p2', gender: 'female', name: [{ family: 'Smith', given: ['Ann'] }] };
+
+test('ResourceCollection from NDJSON, array, Bundle and JS array', () => {
+  const ndjson = firn.toNdjson([patient(), p2]);
+  for (const source of [ndjson, JSON.stringify([patient(), p2]), [patient(), JSON.stringify(p2)],
+    { resourceType: 'Bundle', type: 'collection', entry: [{ resource: patient() }, { resource: p2 }] }]) {
+    const c = firn.collection(source);
+    assert.equal(c.size, 2);
+    assert.deepEqual(c.get(1), p2);
+    c.free();
+  }
+});
+
+test('ResourceCollection evaluate, validate, search', () => {
+  const c = new firn.ResourceCollection([patient(), p2, { resourceType: 'Patient', id: 'bad', gender: 'robot' }]);
+  assert.deepEqual(c.evaluate('name.family'), [['Chalmers'], ['Smith'], []]);
+  assert.deepEqual(c.evaluate(firn.compile('%x'), { x: 1 }), [[1], [1], [1]]);
+  const outcomes = c.validate();
+  assert.equal(outcomes.length, 3);
+  assert.deepEqual(outcomes.map((o) => o.issue.some((i) => i.severity === 'error')), [false, false, true]);
+  assert.deepEqual(c.search('Patient', 'gender=female'), [1]);
+  throwsOutcome(assert, () => c.search('Patient', 'nope=1'), /nope/);
+  throwsOutcome(assert, () => c.get(7), /no resource 7/);
+  throwsOutcome(assert, () => c.evaluate('name.given.single()'));
+  throwsOutcome(assert, () => c.validate({ level: 'bogus' }), /unknown validation level/);
+});
+
+test('ResourceCollection rejects bad sources', () => {
+  throwsOutcome(assert, () => firn.collection('{"resourceType":"Patient"}\n{oops\n'), /line 2/);
+  throwsOutcome(assert, () => firn.collection({ resourceType: 'Patient' }), /NDJSON, a JSON array/);
+  throwsOutcome(assert, () => firn.collection([patient(), '{bad']), /not valid JSON/);
+});
