@@ -394,7 +394,8 @@ impl<S: Store> Api<S> {
                     if let Some(t) = urns.get(r) {
                         return Some(t.clone());
                     }
-                    if r.starts_with("urn:") || r.contains("://") || !r.contains('?') {
+                    let before_query = r.split('?').next().unwrap_or(r);
+                    if r.starts_with("urn:") || before_query.contains("://") || !r.contains('?') {
                         return None;
                     }
                     if let Some(t) = cond_refs.get(r) {
