@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS resources (
     last_updated INTEGER NOT NULL,
     method TEXT NOT NULL,
     body TEXT,
-    entries TEXT,
+    entries BLOB,
     UNIQUE (type, id)
 );
 CREATE INDEX IF NOT EXISTS resources_type_doc ON resources (type, doc);
@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 ";
 
-const SCHEMA_VERSION: &str = "1";
+/// Version 2: index entries stored as postcard bytes (compact, fast to decode).
+const SCHEMA_VERSION: &str = "2";
 
 fn backend(e: rusqlite::Error) -> StoreError {
     match e {
@@ -379,7 +380,7 @@ impl Session for SqliteSession<'_> {
         .map_err(backend)?;
         let entries_text = match (&v.body, entries) {
             (Some(_), Some(e)) => Some(
-                serde_json::to_string(e).map_err(|e| StoreError::Backend(e.to_string()))?,
+                postcard::to_allocvec(e).map_err(|e| StoreError::Backend(e.to_string()))?,
             ),
             _ => None,
         };
@@ -468,14 +469,14 @@ impl Session for SqliteSession<'_> {
     }
 
     fn entries(&self, doc: DocId) -> Result<Option<Entries>, StoreError> {
-        let text: Option<Option<String>> = self
+        let bytes: Option<Option<Vec<u8>>> = self
             .c()
             .prepare_cached("SELECT entries FROM resources WHERE doc = ?1 AND body IS NOT NULL")
             .and_then(|mut st| st.query_row([doc as i64], |r| r.get(0)).optional())
             .map_err(backend)?;
-        match text.flatten() {
+        match bytes.flatten() {
             None => Ok(None),
-            Some(t) => serde_json::from_str(&t)
+            Some(b) => postcard::from_bytes::<Entries>(&b)
                 .map(Some)
                 .map_err(|e| StoreError::Corrupt(format!("index entries of doc {doc}: {e}"))),
         }
