@@ -148,6 +148,9 @@ impl SqliteStore {
             )
             .map_err(backend)?;
         }
+        // Memory-mapped reads (no pread per page) and a 32 MB page cache per connection.
+        conn.execute_batch("PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768;")
+            .map_err(backend)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }
