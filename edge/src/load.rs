@@ -25,10 +25,7 @@ const CHUNK: usize = 2000;
 pub fn load_dir<S: Store>(api: &Api<S>, dir: &Path) -> std::io::Result<LoadReport> {
     let mut files: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|x| x == "ndjson" || x == "json")
-        })
+        .filter(|p| p.extension().is_some_and(|x| x == "ndjson" || x == "json"))
         .collect();
     files.sort();
     let mut report = LoadReport::default();
@@ -82,7 +79,12 @@ fn note(report: &mut LoadReport, msg: String) {
     }
 }
 
-fn store_chunk<S: Store>(api: &Api<S>, name: &str, chunk: Vec<(usize, Value)>, report: &mut LoadReport) {
+fn store_chunk<S: Store>(
+    api: &Api<S>,
+    name: &str,
+    chunk: Vec<(usize, Value)>,
+    report: &mut LoadReport,
+) {
     if chunk.is_empty() {
         return;
     }

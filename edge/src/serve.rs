@@ -52,8 +52,7 @@ fn init_tracing() {
 }
 
 async fn serve(opts: ServeOptions) -> Result<(), String> {
-    std::fs::create_dir_all(&opts.data)
-        .map_err(|e| format!("{}: {e}", opts.data.display()))?;
+    std::fs::create_dir_all(&opts.data).map_err(|e| format!("{}: {e}", opts.data.display()))?;
     let db = opts.data.join("firn.db");
     let store = SqliteStore::open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
     let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port))
@@ -135,7 +134,10 @@ fn outcome_response(e: ApiError) -> axum::response::Response {
     r
 }
 
-async fn handler(State(api): State<Shared>, req: axum::extract::Request) -> axum::response::Response {
+async fn handler(
+    State(api): State<Shared>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let limit = api.config.max_body;
@@ -193,7 +195,8 @@ async fn handler(State(api): State<Shared>, req: axum::extract::Request) -> axum
         "request"
     );
     let mut r = axum::response::Response::new(Body::from(resp.body));
-    *r.status_mut() = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *r.status_mut() =
+        StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (k, v) in resp.headers {
         if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
             r.headers_mut().append(k, v);

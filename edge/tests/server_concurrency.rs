@@ -56,7 +56,11 @@ fn thirty_two_clients_with_if_match_lose_no_update() {
         conflicts += c;
     }
     let final_res = server.get("/Basic/counter").json();
-    let version: usize = final_res["meta"]["versionId"].as_str().unwrap().parse().unwrap();
+    let version: usize = final_res["meta"]["versionId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     println!(
         "{clients} clients x {attempts} attempts: {} updates (200), {conflicts} refused (412), final version {version}",
         marks.len()
@@ -71,7 +75,10 @@ fn thirty_two_clients_with_if_match_lose_no_update() {
         .collect();
     stored.sort();
     marks.sort();
-    assert_eq!(stored, marks, "every successful update is in the final resource");
+    assert_eq!(
+        stored, marks,
+        "every successful update is in the final resource"
+    );
     let h = server.get("/Basic/counter/_history?_count=1").json();
     assert_eq!(h["total"].as_u64().unwrap() as usize, version);
 }

@@ -75,8 +75,14 @@ fn create_read_vread_update_delete_history() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["meta"]["versionId"], "2");
     // vread both
-    assert_eq!(s.get(&format!("/Patient/{id}/_history/1")).json()["gender"], "female");
-    assert_eq!(s.get(&format!("/Patient/{id}/_history/2")).json()["gender"], "other");
+    assert_eq!(
+        s.get(&format!("/Patient/{id}/_history/1")).json()["gender"],
+        "female"
+    );
+    assert_eq!(
+        s.get(&format!("/Patient/{id}/_history/2")).json()["gender"],
+        "other"
+    );
     assert_eq!(s.get(&format!("/Patient/{id}/_history/9")).status, 404);
     // update-as-create with a client id
     let mut own = patient("Own");
@@ -91,7 +97,11 @@ fn create_read_vread_update_delete_history() {
     let r = s.get(&format!("/Patient/{id}"));
     assert_eq!(r.status, 410);
     assert_eq!(r.outcome()["code"], "deleted");
-    assert_eq!(s.delete(&format!("/Patient/{id}")).status, 204, "repeat delete");
+    assert_eq!(
+        s.delete(&format!("/Patient/{id}")).status,
+        204,
+        "repeat delete"
+    );
     assert_eq!(s.delete("/Patient/never-was").status, 404);
     let h = s.get(&format!("/Patient/{id}/_history")).json();
     assert_eq!(h["type"], "history");
@@ -130,7 +140,10 @@ fn create_read_vread_update_delete_history() {
     assert_eq!(page2["entry"].as_array().unwrap().len(), 2);
     let sh = s.get("/_history").json();
     assert_eq!(sh["total"], 6);
-    assert_eq!(s.get("/_history?_since=2999-01-01T00:00:00Z").json()["total"], 0);
+    assert_eq!(
+        s.get("/_history?_since=2999-01-01T00:00:00Z").json()["total"],
+        0
+    );
     let at = s.get("/Patient/_history?_at=2000-01-01").json();
     assert_eq!(at["total"], 0);
     let bad = s.get("/_history?_count=abc");
@@ -189,20 +202,55 @@ fn etags_if_match_and_if_none_match() {
     let created = s.post("/Patient", &patient("Etag")).json();
     let id = id_of(&created);
     let path = format!("/Patient/{id}");
-    let r = s.req("PUT", &path).json(&created).header("If-Match", "W/\"2\"").send();
+    let r = s
+        .req("PUT", &path)
+        .json(&created)
+        .header("If-Match", "W/\"2\"")
+        .send();
     assert_eq!(r.status, 412);
     insta::assert_json_snapshot!("if_match_mismatch", redact(&r.json(), &s.base));
-    let r = s.req("PUT", &path).json(&created).header("If-Match", "W/\"1\"").send();
+    let r = s
+        .req("PUT", &path)
+        .json(&created)
+        .header("If-Match", "W/\"1\"")
+        .send();
     assert_eq!(r.status, 200);
-    let r = s.req("PUT", &path).json(&created).header("If-None-Match", "*").send();
+    let r = s
+        .req("PUT", &path)
+        .json(&created)
+        .header("If-None-Match", "*")
+        .send();
     assert_eq!(r.status, 412);
     let mut fresh = patient("Fresh");
     fresh["id"] = json!("fresh");
-    let r = s.req("PUT", "/Patient/fresh").json(&fresh).header("If-None-Match", "*").send();
+    let r = s
+        .req("PUT", "/Patient/fresh")
+        .json(&fresh)
+        .header("If-None-Match", "*")
+        .send();
     assert_eq!(r.status, 201);
-    assert_eq!(s.req("DELETE", &path).header("If-Match", "W/\"1\"").send().status, 412);
-    assert_eq!(s.req("PUT", &path).json(&created).header("If-Match", "garbage").send().status, 400);
-    assert_eq!(s.req("DELETE", &path).header("If-Match", "W/\"2\"").send().status, 204);
+    assert_eq!(
+        s.req("DELETE", &path)
+            .header("If-Match", "W/\"1\"")
+            .send()
+            .status,
+        412
+    );
+    assert_eq!(
+        s.req("PUT", &path)
+            .json(&created)
+            .header("If-Match", "garbage")
+            .send()
+            .status,
+        400
+    );
+    assert_eq!(
+        s.req("DELETE", &path)
+            .header("If-Match", "W/\"2\"")
+            .send()
+            .status,
+        204
+    );
 }
 
 #[test]
@@ -213,7 +261,10 @@ fn conditional_create_update_delete() {
     let r = s
         .req("POST", "/Patient")
         .json(&patient("Cond"))
-        .header("If-None-Exist", "identifier=urn:oid:1.2.36.146.595.217.0.1|Cond")
+        .header(
+            "If-None-Exist",
+            "identifier=urn:oid:1.2.36.146.595.217.0.1|Cond",
+        )
         .send();
     assert_eq!(r.status, 200);
     assert_eq!(id_of(&r.json()), id_of(&a));
@@ -255,17 +306,28 @@ fn conditional_create_update_delete() {
     assert_eq!(r.status, 201);
     assert_eq!(id_of(&r.json()), "clash-1");
     // several → 412
-    assert_eq!(s.put("/Patient?identifier=Other", &patient("Other")).status, 412);
+    assert_eq!(
+        s.put("/Patient?identifier=Other", &patient("Other")).status,
+        412
+    );
     // empty criteria → 400
     assert_eq!(s.put("/Patient", &patient("X")).status, 400);
     // conditional delete
     assert_eq!(s.delete("/Patient?identifier=Other").status, 412);
     assert_eq!(s.delete("/Patient?identifier=Nobody").status, 204);
     assert_eq!(s.delete("/Patient?identifier=Nobody").status, 404);
-    assert_eq!(s.delete(&format!("/Patient?_id={}&gender=male", id_of(&a))).status, 409);
+    assert_eq!(
+        s.delete(&format!("/Patient?_id={}&gender=male", id_of(&a)))
+            .status,
+        409
+    );
     assert_eq!(s.delete("/Patient?_id=not-there").status, 404);
     assert_eq!(s.delete(&format!("/Patient?_id={}", id_of(&a))).status, 204);
-    assert_eq!(s.delete(&format!("/Patient?_id={}", id_of(&a))).status, 204, "already deleted");
+    assert_eq!(
+        s.delete(&format!("/Patient?_id={}", id_of(&a))).status,
+        204,
+        "already deleted"
+    );
 }
 
 #[test]
@@ -275,7 +337,10 @@ fn patch_json_patch_and_fhirpath_patch() {
     let path = format!("/Patient/{id}");
     let r = s
         .req("PATCH", &path)
-        .raw("application/json-patch+json", r#"[{"op":"replace","path":"/gender","value":"male"}]"#)
+        .raw(
+            "application/json-patch+json",
+            r#"[{"op":"replace","path":"/gender","value":"male"}]"#,
+        )
         .header("If-Match", "W/\"1\"")
         .send();
     assert_eq!(r.status, 200, "{}", r.text());
@@ -298,13 +363,19 @@ fn patch_json_patch_and_fhirpath_patch() {
     // failing test op → 422, nothing changed
     let r = s
         .req("PATCH", &path)
-        .raw("application/json-patch+json", r#"[{"op":"test","path":"/gender","value":"female"}]"#)
+        .raw(
+            "application/json-patch+json",
+            r#"[{"op":"test","path":"/gender","value":"female"}]"#,
+        )
         .send();
     assert_eq!(r.status, 422, "{}", r.text());
     r.outcome();
     assert_eq!(s.get(&path).json()["meta"]["versionId"], "3");
     // malformed patch → 400; missing → 404; invalid result → 422
-    let r = s.req("PATCH", &path).raw("application/json-patch+json", "{not json").send();
+    let r = s
+        .req("PATCH", &path)
+        .raw("application/json-patch+json", "{not json")
+        .send();
     assert_eq!(r.status, 400);
     r.outcome();
     let r = s
@@ -314,16 +385,34 @@ fn patch_json_patch_and_fhirpath_patch() {
     assert_eq!(r.status, 404);
     let r = s
         .req("PATCH", &path)
-        .raw("application/json-patch+json", r#"[{"op":"replace","path":"/gender","value":"robot"}]"#)
+        .raw(
+            "application/json-patch+json",
+            r#"[{"op":"replace","path":"/gender","value":"robot"}]"#,
+        )
         .send();
     assert_eq!(r.status, 422, "{}", r.text());
     let r = s
         .req("PATCH", &path)
-        .raw("application/json-patch+json", r#"[{"op":"replace","path":"/id","value":"other"}]"#)
+        .raw(
+            "application/json-patch+json",
+            r#"[{"op":"replace","path":"/id","value":"other"}]"#,
+        )
         .send();
     assert_eq!(r.status, 422);
-    assert_eq!(s.req("PATCH", "/Patient?name=x").raw("application/json-patch+json", "[]").send().status, 400);
-    assert_eq!(s.req("PATCH", &path).raw("application/xml", "<x/>").send().status, 415);
+    assert_eq!(
+        s.req("PATCH", "/Patient?name=x")
+            .raw("application/json-patch+json", "[]")
+            .send()
+            .status,
+        400
+    );
+    assert_eq!(
+        s.req("PATCH", &path)
+            .raw("application/xml", "<x/>")
+            .send()
+            .status,
+        415
+    );
 }
 
 #[test]
@@ -339,7 +428,10 @@ fn validation_levels_and_validate_operation() {
         .header("x-amzn-healthlake-fhir-validation-level", "minimal")
         .send();
     assert_eq!(r.status, 201, "{}", r.text());
-    assert_eq!(r.header("x-amzn-healthlake-validation-issues"), Some("true"));
+    assert_eq!(
+        r.header("x-amzn-healthlake-validation-issues"),
+        Some("true")
+    );
     let stored = r.json();
     assert_eq!(
         stored["extension"][0]["url"],
@@ -362,14 +454,30 @@ fn validation_levels_and_validate_operation() {
     assert_eq!(r.status, 200);
     let oo = r.json();
     assert_eq!(oo["resourceType"], "OperationOutcome");
-    assert!(oo["issue"].as_array().unwrap().iter().any(|i| i["severity"] == "error"));
+    assert!(
+        oo["issue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["severity"] == "error")
+    );
     let r = s.post("/Patient/$validate", &patient("Ok"));
     assert_eq!(r.status, 200);
-    assert!(!r.json()["issue"].as_array().unwrap().iter().any(|i| i["severity"] == "error"));
-    let params = json!({"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": bad}]});
+    assert!(
+        !r.json()["issue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["severity"] == "error")
+    );
+    let params =
+        json!({"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": bad}]});
     let r = s.post("/Patient/$validate", &params);
     assert_eq!(r.status, 200);
-    let r = s.post("/Patient/$validate?profile=http://example.org/no-such-profile", &patient("P"));
+    let r = s.post(
+        "/Patient/$validate?profile=http://example.org/no-such-profile",
+        &patient("P"),
+    );
     assert_eq!(r.status, 400);
     r.outcome();
     // instance level: the stored resource
@@ -383,14 +491,26 @@ fn validation_levels_and_validate_operation() {
 fn idempotency_keys() {
     let s = Server::start("idem");
     let key = "123e4567-e89b-12d3-a456-426614174000";
-    let r = s.req("POST", "/Patient").json(&patient("Idem")).header("x-amz-fhir-idempotency-key", key).send();
+    let r = s
+        .req("POST", "/Patient")
+        .json(&patient("Idem"))
+        .header("x-amz-fhir-idempotency-key", key)
+        .send();
     assert_eq!(r.status, 201);
     let first = r.json();
-    let r = s.req("POST", "/Patient").json(&patient("Idem")).header("x-amz-fhir-idempotency-key", key).send();
+    let r = s
+        .req("POST", "/Patient")
+        .json(&patient("Idem"))
+        .header("x-amz-fhir-idempotency-key", key)
+        .send();
     assert_eq!(r.status, 409);
     assert_eq!(r.json(), first, "the original resource comes back");
     assert_eq!(s.get("/Patient?_summary=count").json()["total"], 1);
-    let r = s.req("POST", "/Patient").json(&patient("Idem")).header("x-amz-fhir-idempotency-key", "not-a-uuid").send();
+    let r = s
+        .req("POST", "/Patient")
+        .json(&patient("Idem"))
+        .header("x-amz-fhir-idempotency-key", "not-a-uuid")
+        .send();
     assert_eq!(r.status, 400);
     r.outcome();
 }
@@ -399,21 +519,39 @@ fn idempotency_keys() {
 fn input_limits_and_errors_are_operation_outcomes() {
     let s = Server::start("errors");
     // XML → 415
-    let r = s.req("POST", "/Patient").raw("application/fhir+xml", "<Patient xmlns=\"http://hl7.org/fhir\"/>").send();
+    let r = s
+        .req("POST", "/Patient")
+        .raw(
+            "application/fhir+xml",
+            "<Patient xmlns=\"http://hl7.org/fhir\"/>",
+        )
+        .send();
     assert_eq!(r.status, 415);
     insta::assert_json_snapshot!("xml_body", redact(&r.json(), &s.base));
     assert_eq!(s.get("/Patient?_format=xml").status, 415);
-    assert_eq!(s.req("GET", "/Patient").header("Accept", "application/fhir+xml").send().status, 415);
+    assert_eq!(
+        s.req("GET", "/Patient")
+            .header("Accept", "application/fhir+xml")
+            .send()
+            .status,
+        415
+    );
     // > 5 MB → 413
     let big = format!(
         "{{\"resourceType\":\"Patient\",\"text\":{{\"status\":\"generated\",\"div\":\"<div xmlns=\\\"http://www.w3.org/1999/xhtml\\\">{}</div>\"}}}}",
         "x".repeat(5 * 1024 * 1024 + 10)
     );
-    let r = s.req("POST", "/Patient").raw("application/fhir+json", big).send();
+    let r = s
+        .req("POST", "/Patient")
+        .raw("application/fhir+json", big)
+        .send();
     assert_eq!(r.status, 413);
     assert_eq!(r.outcome()["code"], "too-long");
     // malformed JSON → 400 with line/col
-    let r = s.req("POST", "/Patient").raw("application/fhir+json", "{\"resourceType\": \"Patient\",,}").send();
+    let r = s
+        .req("POST", "/Patient")
+        .raw("application/fhir+json", "{\"resourceType\": \"Patient\",,}")
+        .send();
     assert_eq!(r.status, 400);
     insta::assert_json_snapshot!("malformed_json", redact(&r.json(), &s.base));
     // wrong type, no resourceType, empty body
@@ -445,7 +583,10 @@ fn input_limits_and_errors_are_operation_outcomes() {
 #[test]
 fn search_get_post_paging_and_errors() {
     let s = Server::start("search");
-    for (i, fam) in ["Alpha", "Beta", "Gamma", "Delta", "Alpha"].iter().enumerate() {
+    for (i, fam) in ["Alpha", "Beta", "Gamma", "Delta", "Alpha"]
+        .iter()
+        .enumerate()
+    {
         let mut p = patient(fam);
         p["gender"] = json!(if i % 2 == 0 { "female" } else { "male" });
         assert_eq!(s.post("/Patient", &p).status, 201);
@@ -456,14 +597,27 @@ fn search_get_post_paging_and_errors() {
     let b = s.get("/Patient?gender=female&_count=2").json();
     assert_eq!(b["total"], 3);
     assert_eq!(b["entry"].as_array().unwrap().len(), 2);
-    let next = b["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").unwrap()["url"]
+    let next = b["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .unwrap()["url"]
         .as_str()
         .unwrap()
         .to_string();
     let b2 = s.get(next.trim_start_matches(&s.base)).json();
     assert_eq!(b2["entry"].as_array().unwrap().len(), 1);
-    let first_ids: Vec<String> = b["entry"].as_array().unwrap().iter().map(|e| id_of(&e["resource"])).collect();
-    assert!(!first_ids.contains(&id_of(&b2["entry"][0]["resource"])), "pages do not overlap");
+    let first_ids: Vec<String> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| id_of(&e["resource"]))
+        .collect();
+    assert!(
+        !first_ids.contains(&id_of(&b2["entry"][0]["resource"])),
+        "pages do not overlap"
+    );
     // POST _search with a form body
     let r = s
         .req("POST", "/Patient/_search")
@@ -481,7 +635,10 @@ fn search_get_post_paging_and_errors() {
     let r = s.get("/Patient?colour=red");
     assert_eq!(r.status, 400);
     insta::assert_json_snapshot!("unknown_search_param", redact(&r.json(), &s.base));
-    let r = s.req("GET", "/Patient?colour=red&family=gamma").header("Prefer", "handling=lenient").send();
+    let r = s
+        .req("GET", "/Patient?colour=red&family=gamma")
+        .header("Prefer", "handling=lenient")
+        .send();
     assert_eq!(r.status, 200);
     let b = r.json();
     assert_eq!(b["total"], 1);
@@ -510,10 +667,25 @@ fn batch_bundles_report_each_entry() {
     assert_eq!(r.status, 200, "{}", r.text());
     let b = r.json();
     assert_eq!(b["type"], "batch-response");
-    let statuses: Vec<&str> = b["entry"].as_array().unwrap().iter().map(|e| e["response"]["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["response"]["status"].as_str().unwrap())
+        .collect();
     assert_eq!(
         statuses,
-        ["201 Created", "200 OK", "404 Not Found", "400 Bad Request", "204 No Content", "201 Created", "201 Created", "200 OK", "400 Bad Request"]
+        [
+            "201 Created",
+            "200 OK",
+            "404 Not Found",
+            "400 Bad Request",
+            "204 No Content",
+            "201 Created",
+            "201 Created",
+            "200 OK",
+            "400 Bad Request"
+        ]
     );
     insta::assert_json_snapshot!("batch_response", redact(&b, &s.base));
 }
@@ -542,14 +714,29 @@ fn transaction_bundles_are_atomic_and_resolve_references() {
     let b = r.json();
     assert_eq!(b["type"], "transaction-response");
     insta::assert_json_snapshot!("transaction_response", redact(&b, &s.base));
-    let loc = |i: usize| b["entry"][i]["response"]["location"].as_str().unwrap().to_string();
+    let loc = |i: usize| {
+        b["entry"][i]["response"]["location"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     let obs_loc = loc(1);
     let pat_loc = loc(2);
     let pat_ref = pat_loc.split("/_history").next().unwrap().to_string();
-    let obs = s.get(&format!("/{}", obs_loc.split("/_history").next().unwrap())).json();
+    let obs = s
+        .get(&format!("/{}", obs_loc.split("/_history").next().unwrap()))
+        .json();
     assert_eq!(obs["subject"]["reference"], pat_ref);
-    assert!(obs["performer"][0]["reference"].as_str().unwrap().starts_with("Practitioner/"));
-    assert_eq!(s.get(&format!("/Patient/appt-pt")).json()["link"][0]["other"]["reference"], pat_ref);
+    assert!(
+        obs["performer"][0]["reference"]
+            .as_str()
+            .unwrap()
+            .starts_with("Practitioner/")
+    );
+    assert_eq!(
+        s.get("/Patient/appt-pt").json()["link"][0]["other"]["reference"],
+        pat_ref
+    );
     // GET runs last: it sees the new Silva
     assert_eq!(b["entry"][0]["resource"]["total"], 1);
     assert_eq!(s.get(&format!("/Patient/{did}")).status, 410);
@@ -576,11 +763,23 @@ fn transaction_bundles_are_atomic_and_resolve_references() {
         {"request": {"method": "DELETE", "url": "Patient/appt-pt"}}]});
     assert_eq!(s.post("/", &tx).status, 400);
     // 501 entries → 422
-    let entries: Vec<Value> = (0..501).map(|_| json!({"request": {"method": "GET", "url": "Patient"}})).collect();
-    let r = s.post("/", &json!({"resourceType": "Bundle", "type": "batch", "entry": entries}));
+    let entries: Vec<Value> = (0..501)
+        .map(|_| json!({"request": {"method": "GET", "url": "Patient"}}))
+        .collect();
+    let r = s.post(
+        "/",
+        &json!({"resourceType": "Bundle", "type": "batch", "entry": entries}),
+    );
     assert_eq!(r.status, 422);
     // not batch/transaction
-    assert_eq!(s.post("/", &json!({"resourceType": "Bundle", "type": "collection"})).status, 400);
+    assert_eq!(
+        s.post(
+            "/",
+            &json!({"resourceType": "Bundle", "type": "collection"})
+        )
+        .status,
+        400
+    );
     assert_eq!(s.post("/", &patient("x")).status, 400);
 }
 

@@ -24,7 +24,10 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .unwrap()
         .map(|e| {
             let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
         })
         .collect()
 }
@@ -75,16 +78,29 @@ fn synth_ndjson_and_bundles_load_into_serve() {
         let summary = synth(&dir, &["--patients", "30", "--format", format]);
         let want = counts(&summary);
         assert_eq!(want["Patient"], 30);
-        let s = Server::start_with(&format!("load-{format}"), &["--load", dir.to_str().unwrap()]);
+        let s = Server::start_with(
+            &format!("load-{format}"),
+            &["--load", dir.to_str().unwrap()],
+        );
         for (ty, n) in &want {
-            let total = s.get(&format!("/{ty}?_summary=count")).json()["total"].as_u64().unwrap();
+            let total = s.get(&format!("/{ty}?_summary=count")).json()["total"]
+                .as_u64()
+                .unwrap();
             assert_eq!(total, *n, "{format}: {ty}");
         }
         // references are consistent: every Encounter's subject resolves
-        let b = s.get("/Encounter?_count=100&_include=Encounter:subject").json();
+        let b = s
+            .get("/Encounter?_count=100&_include=Encounter:subject")
+            .json();
         let entries = b["entry"].as_array().unwrap();
-        let patients = entries.iter().filter(|e| e["search"]["mode"] == "include").count();
-        assert!(patients > 0 && patients <= 30, "{format}: {patients} included patients");
+        let patients = entries
+            .iter()
+            .filter(|e| e["search"]["mode"] == "include")
+            .count();
+        assert!(
+            patients > 0 && patients <= 30,
+            "{format}: {patients} included patients"
+        );
         // chained search over generated data works
         let r = s.get("/Observation?code=http://loinc.org|8867-4&subject:Patient.gender=female&_summary=count");
         assert_eq!(r.status, 200, "{}", r.text());

@@ -30,7 +30,15 @@ fn load(s: &Server, resources: &[Value]) {
     for r in sorted {
         let tier = rank(r["resourceType"].as_str().unwrap());
         match chunks.last_mut() {
-            Some(c) if c.len() < 500 && rank(c[0]["resourceType"].as_str().unwrap()).max(ORDER.len() - 1) == tier.max(ORDER.len() - 1) && (tier >= ORDER.len() - 1 || rank(c[0]["resourceType"].as_str().unwrap()) == tier) => c.push(r),
+            Some(c)
+                if c.len() < 500
+                    && rank(c[0]["resourceType"].as_str().unwrap()).max(ORDER.len() - 1)
+                        == tier.max(ORDER.len() - 1)
+                    && (tier >= ORDER.len() - 1
+                        || rank(c[0]["resourceType"].as_str().unwrap()) == tier) =>
+            {
+                c.push(r)
+            }
             _ => chunks.push(vec![r]),
         }
     }
@@ -45,7 +53,10 @@ fn load(s: &Server, resources: &[Value]) {
             })
             .collect();
         let n = entries.len();
-        let r = s.post("/", &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}));
+        let r = s.post(
+            "/",
+            &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+        );
         assert_eq!(r.status, 200, "{}", &r.text()[..r.text().len().min(2000)]);
         let b = r.json();
         assert_eq!(b["entry"].as_array().unwrap().len(), n);
@@ -64,8 +75,19 @@ fn read_back(s: &Server) -> Vec<Value> {
         for e in b["entry"].as_array().into_iter().flatten() {
             out.push(e["resource"].clone());
         }
-        match b["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next") {
-            Some(l) => url = l["url"].as_str().unwrap().trim_start_matches(&s.base).to_string(),
+        match b["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["relation"] == "next")
+        {
+            Some(l) => {
+                url = l["url"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches(&s.base)
+                    .to_string()
+            }
             None => break,
         }
     }
@@ -74,7 +96,11 @@ fn read_back(s: &Server) -> Vec<Value> {
 }
 
 fn key(r: &Value) -> String {
-    format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap())
+    format!(
+        "{}/{}",
+        r["resourceType"].as_str().unwrap(),
+        r["id"].as_str().unwrap()
+    )
 }
 
 /// All matches (following next links) and the includes of the pages.
@@ -106,8 +132,19 @@ fn server_search(s: &Server, ty: &str, q: &str) -> ServerResult {
                 _ => {}
             }
         }
-        match b["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next") {
-            Some(l) => url = l["url"].as_str().unwrap().trim_start_matches(&s.base).to_string(),
+        match b["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["relation"] == "next")
+        {
+            Some(l) => {
+                url = l["url"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches(&s.base)
+                    .to_string()
+            }
             None => break,
         }
         assert!(pages < 1000, "paging does not end");
@@ -122,23 +159,38 @@ fn memory_search(idx: &MemoryIndex, ty: &str, q: &str) -> MemoryResult {
     query.result.count = Some(1_000_000);
     query.result.offset = 0;
     let page = search(idx, &query).map_err(|e| e.to_string())?;
-    let m = page.matches.iter().map(|&d| idx.key_of(d).unwrap()).collect();
-    let inc = page.included.iter().map(|&d| idx.key_of(d).unwrap()).collect();
+    let m = page
+        .matches
+        .iter()
+        .map(|&d| idx.key_of(d).unwrap())
+        .collect();
+    let inc = page
+        .included
+        .iter()
+        .map(|&d| idx.key_of(d).unwrap())
+        .collect();
     let _ = idx.docs(ty);
     Ok((m, inc, page.total.unwrap_or(0)))
 }
 
 fn first<'a>(rs: &'a [Value], ty: &str, nth: usize) -> &'a Value {
-    rs.iter().filter(|r| r["resourceType"] == ty).nth(nth).unwrap()
+    rs.iter()
+        .filter(|r| r["resourceType"] == ty)
+        .nth(nth)
+        .unwrap()
 }
 
 fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_string()
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_string()
 }
 
 #[test]
 fn synthea_loads_through_transactions_and_searches_match_core() {
-    let Some(shared) = support::shared() else { return };
+    let Some(shared) = support::shared() else {
+        return;
+    };
     let original = support::synthea(&shared);
     let server = Server::start("synthea");
     let started = std::time::Instant::now();
@@ -146,7 +198,10 @@ fn synthea_loads_through_transactions_and_searches_match_core() {
     let load_secs = started.elapsed().as_secs_f64();
     let stored = read_back(&server);
     assert_eq!(stored.len(), original.len(), "every resource stored");
-    println!("loaded {} Synthea resources through transaction Bundles in {load_secs:.1} s", stored.len());
+    println!(
+        "loaded {} Synthea resources through transaction Bundles in {load_secs:.1} s",
+        stored.len()
+    );
     // conditional references were resolved to local ones
     let enc = first(&stored, "Encounter", 0);
     assert!(s(&enc["participant"][0]["individual"]["reference"]).starts_with("Practitioner/"));
@@ -165,9 +220,16 @@ fn synthea_loads_through_transactions_and_searches_match_core() {
     let cond2_code = s(&first(&stored, "Condition", 200)["code"]["coding"][0]["code"]);
     let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
     for c in stored.iter().filter(|r| r["resourceType"] == "Condition") {
-        *counts.entry(s(&c["code"]["coding"][0]["code"])).or_default() += 1;
+        *counts
+            .entry(s(&c["code"]["coding"][0]["code"]))
+            .or_default() += 1;
     }
-    let rare_code = counts.iter().find(|(_, n)| (3..=30).contains(*n)).unwrap().0.clone();
+    let rare_code = counts
+        .iter()
+        .find(|(_, n)| (3..=30).contains(*n))
+        .unwrap()
+        .0
+        .clone();
     let enc_type = s(&enc["type"][0]["coding"][0]["code"]);
     let enc_id = s(&first(&stored, "Encounter", 30)["id"]);
     let prac = first(&stored, "Practitioner", 2);
@@ -205,46 +267,88 @@ fn synthea_loads_through_transactions_and_searches_match_core() {
         ("Patient", "_sort=-family,given&_count=4".into()),
         ("Patient", "deceased=true".into()),
         ("Patient", "gender:not=male".into()),
-        ("Patient", format!("_has:Condition:patient:code={cond_code}")),
-        ("Patient", format!("_has:Condition:patient:code={rare_code}")),
+        (
+            "Patient",
+            format!("_has:Condition:patient:code={cond_code}"),
+        ),
+        (
+            "Patient",
+            format!("_has:Condition:patient:code={rare_code}"),
+        ),
         ("Condition", "clinical-status=active".into()),
         ("Condition", "clinical-status=resolved&_count=50".into()),
-        ("Condition", format!("code=http://snomed.info/sct|{cond_code}")),
+        (
+            "Condition",
+            format!("code=http://snomed.info/sct|{cond_code}"),
+        ),
         ("Condition", format!("code={cond_code},{cond2_code}")),
-        ("Condition", "category=encounter-diagnosis&_count=100".into()),
+        (
+            "Condition",
+            "category=encounter-diagnosis&_count=100".into(),
+        ),
         ("Condition", "onset-date=ge2010-01-01".into()),
         ("Condition", "onset-date=lt1980".into()),
         ("Condition", format!("subject=Patient/{pid}")),
-        ("Condition", format!("patient={pid}&_include=Condition:subject")),
+        (
+            "Condition",
+            format!("patient={pid}&_include=Condition:subject"),
+        ),
         ("Condition", "subject:Patient.gender=female".into()),
-        ("Condition", format!("code={cond_code}&_include=Condition:encounter")),
-        ("Condition", "verification-status=confirmed&_sort=-onset-date&_count=25".into()),
+        (
+            "Condition",
+            format!("code={cond_code}&_include=Condition:encounter"),
+        ),
+        (
+            "Condition",
+            "verification-status=confirmed&_sort=-onset-date&_count=25".into(),
+        ),
         ("Encounter", "class=AMB&_count=100".into()),
         ("Encounter", "status=finished&_summary=count".into()),
         ("Encounter", "date=ge2020-01-01".into()),
         ("Encounter", "date=lt1990".into()),
         ("Encounter", format!("type={enc_type}")),
         ("Encounter", format!("subject=Patient/{pid}&_sort=date")),
-        ("Encounter", format!("participant=Practitioner/{}", s(&prac["id"]))),
-        ("Encounter", format!("participant.identifier=http://hl7.org/fhir/sid/us-npi|{prac_npi}")),
-        ("Encounter", format!("_id={enc_id}&_revinclude=Condition:encounter")),
+        (
+            "Encounter",
+            format!("participant=Practitioner/{}", s(&prac["id"])),
+        ),
+        (
+            "Encounter",
+            format!("participant.identifier=http://hl7.org/fhir/sid/us-npi|{prac_npi}"),
+        ),
+        (
+            "Encounter",
+            format!("_id={enc_id}&_revinclude=Condition:encounter"),
+        ),
         ("Encounter", "reason-code:missing=false".into()),
         ("MedicationRequest", "status=active".into()),
         ("MedicationRequest", "status=stopped&intent=order".into()),
         ("MedicationRequest", "authoredon=ge2015".into()),
         ("MedicationRequest", format!("code={med_code}")),
-        ("MedicationRequest", format!("patient={pid}&status=active,stopped")),
+        (
+            "MedicationRequest",
+            format!("patient={pid}&status=active,stopped"),
+        ),
         ("Procedure", "date=ge2015-06-01".into()),
         ("Procedure", format!("code={proc_code}")),
-        ("Procedure", "status=completed&_count=100&_total=accurate".into()),
+        (
+            "Procedure",
+            "status=completed&_count=100&_total=accurate".into(),
+        ),
         ("Immunization", format!("vaccine-code={imm_code}")),
         ("Immunization", "date=ge2018".into()),
-        ("Immunization", format!("patient=Patient/{}", s(&pat2["id"]))),
+        (
+            "Immunization",
+            format!("patient=Patient/{}", s(&pat2["id"])),
+        ),
         ("DocumentReference", format!("type={doc_type}&date=ge2019")),
         ("DocumentReference", "status=current&_count=100".into()),
         ("Practitioner", format!("name={prac_family}")),
         ("Practitioner", format!("identifier={prac_npi}")),
-        ("PractitionerRole", format!("practitioner=Practitioner/{}", s(&prac["id"]))),
+        (
+            "PractitionerRole",
+            format!("practitioner=Practitioner/{}", s(&prac["id"])),
+        ),
         ("Organization", format!("name={org_name_word}")),
         ("Location", format!("address-city={loc_city}")),
         ("AllergyIntolerance", "clinical-status=active".into()),
@@ -283,5 +387,8 @@ fn synthea_loads_through_transactions_and_searches_match_core() {
         "differential: {} queries, {nonempty} with results, {errors} refused identically, all equal to firn-core",
         queries.len()
     );
-    assert!(nonempty >= 45, "too many empty queries ({nonempty} non-empty) — the test would prove little");
+    assert!(
+        nonempty >= 45,
+        "too many empty queries ({nonempty} non-empty) — the test would prove little"
+    );
 }

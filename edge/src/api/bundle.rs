@@ -87,7 +87,9 @@ impl<S: Store> Api<S> {
             method.as_str(),
             "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE"
         ) {
-            return Err(bad(format!("request.method `{method}` is not an HTTP verb")));
+            return Err(bad(format!(
+                "request.method `{method}` is not an HTTP verb"
+            )));
         }
         let url = req
             .get("url")
@@ -102,7 +104,11 @@ impl<S: Store> Api<S> {
         let (path, query) = rel.split_once('?').unwrap_or((rel, ""));
         let resource = e.get("resource").cloned();
         let mut headers = base_headers.to_vec();
-        let method = if method == "HEAD" { "GET".into() } else { method };
+        let method = if method == "HEAD" {
+            "GET".into()
+        } else {
+            method
+        };
         for (field, header) in [
             ("ifMatch", "if-match"),
             ("ifNoneMatch", "if-none-match"),
@@ -274,11 +280,14 @@ impl<S: Store> Api<S> {
                 }
             };
             let call = er.call(None);
-            let r = match route(&call.method.to_string(), call.path) {
+            let r = match route(call.method, call.path) {
                 Ok(Route::Bundle) => Err(ApiError::BadRequest(format!(
                     "entry {i}: a Bundle entry cannot post another batch or transaction"
                 ))),
-                Ok(Route::Metadata) => Ok(Reply::ok(200, super::capability::capability_statement(self))),
+                Ok(Route::Metadata) => Ok(Reply::ok(
+                    200,
+                    super::capability::capability_statement(self),
+                )),
                 Ok(rt) => self.run(&call, &rt),
                 Err(e) => Err(e),
             };
@@ -321,7 +330,9 @@ impl<S: Store> Api<S> {
                     let mut id = None;
                     if let Some(q) = call.header("if-none-exist") {
                         let q = q.trim_start_matches(&format!("{ty}?")).to_string();
-                        let found = self.conditional(&*s, ty, &q, &call).map_err(|e| fail(i, er, e))?;
+                        let found = self
+                            .conditional(&*s, ty, &q, &call)
+                            .map_err(|e| fail(i, er, e))?;
                         match found.len() {
                             0 => {}
                             1 => {
@@ -374,7 +385,9 @@ impl<S: Store> Api<S> {
                     return Err(fail(
                         i,
                         er,
-                        ApiError::BadRequest("a Bundle entry cannot post another batch or transaction".into()),
+                        ApiError::BadRequest(
+                            "a Bundle entry cannot post another batch or transaction".into(),
+                        ),
                     ));
                 }
                 _ => {}
@@ -382,13 +395,12 @@ impl<S: Store> Api<S> {
         }
         // Rewrite references.
         let mut cond_refs: HashMap<String, String> = HashMap::new();
-        for i in 0..reqs.len() {
-            let Some(mut res) = reqs[i].resource.take() else {
+        for (i, er) in reqs.iter_mut().enumerate() {
+            let Some(mut res) = er.resource.take() else {
                 continue;
             };
             let mut err = None;
             {
-                let er = &reqs[i];
                 let call = er.call(None);
                 rewrite_refs(&mut res, &mut |r: &str| {
                     if let Some(t) = urns.get(r) {
@@ -402,9 +414,12 @@ impl<S: Store> Api<S> {
                         return Some(t.clone());
                     }
                     let (ty, q) = r.split_once('?')?;
-                    let found = match firn_core::definitions::Definitions::r4().is_resource_type(ty) {
+                    let found = match firn_core::definitions::Definitions::r4().is_resource_type(ty)
+                    {
                         true => self.conditional(&*s, ty, q, &call),
-                        false => Err(ApiError::BadRequest(format!("`{ty}` is not a resource type"))),
+                        false => Err(ApiError::BadRequest(format!(
+                            "`{ty}` is not a resource type"
+                        ))),
                     };
                     match found {
                         Ok(ids) if ids.len() == 1 => {
@@ -432,12 +447,12 @@ impl<S: Store> Api<S> {
                 });
             }
             if let Some(e) = err {
-                return Err(fail(i, &reqs[i], e));
+                return Err(fail(i, er, e));
             }
-            if matches!(reqs[i].method.as_str(), "POST" | "PUT" | "PATCH") {
-                reqs[i].body = serde_json::to_vec(&res).unwrap_or_default();
+            if matches!(er.method.as_str(), "POST" | "PUT" | "PATCH") {
+                er.body = serde_json::to_vec(&res).unwrap_or_default();
             }
-            reqs[i].resource = Some(res);
+            er.resource = Some(res);
         }
         // Run in the specification's order.
         let mut order: Vec<usize> = (0..reqs.len()).collect();
@@ -460,7 +475,10 @@ impl<S: Store> Api<S> {
                 })
             } else {
                 match rt {
-                    Route::Metadata => Ok(Reply::ok(200, super::capability::capability_statement(self))),
+                    Route::Metadata => Ok(Reply::ok(
+                        200,
+                        super::capability::capability_statement(self),
+                    )),
                     rt => self.exec(&mut *s, &call, &rt),
                 }
             };

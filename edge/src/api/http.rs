@@ -75,8 +75,9 @@ pub fn parse_etag(v: &str) -> Result<u64, ApiError> {
     let t = v.trim();
     let t = t.strip_prefix("W/").unwrap_or(t);
     let t = t.trim_matches('"');
-    t.parse::<u64>()
-        .map_err(|_| ApiError::BadRequest(format!("invalid ETag `{v}`: expected W/\"<versionId>\"")))
+    t.parse::<u64>().map_err(|_| {
+        ApiError::BadRequest(format!("invalid ETag `{v}`: expected W/\"<versionId>\""))
+    })
 }
 
 /// IMF-fixdate (`Mon, 23 Nov 2026 12:24:24 GMT`) for `Last-Modified`.
@@ -148,9 +149,12 @@ impl Prefer {
     }
 }
 
-/// A FHIR id: `[A-Za-z0-9\-\.]{1,64}`.
+/// A FHIR id: `[A-Za-z0-9\-\.]{1,64}` — except `.` and `..`, which URLs cannot address (clients
+/// normalize them away as path segments).
 pub fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
+        && id != "."
+        && id != ".."
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')

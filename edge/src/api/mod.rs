@@ -354,11 +354,7 @@ impl<S: Store> Api<S> {
             store,
             env,
             config,
-            validators: [
-                v(Level::Strict),
-                v(Level::StructureOnly),
-                v(Level::Minimal),
-            ],
+            validators: [v(Level::Strict), v(Level::StructureOnly), v(Level::Minimal)],
             last_now: AtomicI64::new(0),
         }
     }
@@ -482,7 +478,7 @@ impl<S: Store> Api<S> {
                                 .unwrap_or_else(|| {
                                     OperationOutcome::single(Issue::information(
                                         IssueType::Informational,
-                                        format!("{}", status_text(reply.status)),
+                                        status_text(reply.status),
                                     ))
                                 })
                                 .to_json(),

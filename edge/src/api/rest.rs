@@ -8,7 +8,9 @@ use firn_core::outcome::{IntoOutcome, Issue, IssueType, OperationOutcome};
 use firn_core::patch::PatchDocument;
 use firn_core::search::query::decode_form;
 use firn_core::search::value::parse_date;
-use firn_core::search::{Entries, Query, SearchConfig, Summary, extract, search, subset, to_bundle};
+use firn_core::search::{
+    Entries, Query, SearchConfig, Summary, extract, search, subset, to_bundle,
+};
 use firn_core::validate::{Level, Validator};
 use serde_json::{Map, Value, json};
 
@@ -56,7 +58,10 @@ fn versioned_reply(status: u16, resource: Option<Value>, v: &Version) -> Reply {
     Reply {
         status,
         body: resource,
-        location: Some(format!("{}/{}/_history/{}", v.resource_type, v.id, v.version)),
+        location: Some(format!(
+            "{}/{}/_history/{}",
+            v.resource_type, v.id, v.version
+        )),
         version: Some((v.version, v.last_updated)),
         ..Reply::default()
     }
@@ -158,8 +163,11 @@ impl<S: Store> Api<S> {
         }
         let v: Value = serde_json::from_slice(call.body).map_err(|e| {
             let oo = OperationOutcome::single(
-                Issue::error(IssueType::Structure, format!("the body is not valid JSON: {e}"))
-                    .with_line_col(e.line() as u64, e.column() as u64),
+                Issue::error(
+                    IssueType::Structure,
+                    format!("the body is not valid JSON: {e}"),
+                )
+                .with_line_col(e.line() as u64, e.column() as u64),
             );
             ApiError::Invalid(oo)
         })?;
@@ -195,11 +203,9 @@ impl<S: Store> Api<S> {
     fn store_version(
         &self,
         s: &mut dyn Session,
-        ty: &str,
-        id: &str,
+        (ty, id): (&str, &str),
         resource: Value,
-        version: u64,
-        method: &str,
+        (version, method): (u64, &str),
         call: &Call<'_>,
     ) -> Result<(Value, Version, bool), ApiError> {
         let level = self.level(call)?;
@@ -212,14 +218,13 @@ impl<S: Store> Api<S> {
                 return Err(ApiError::Invalid(validation.outcome));
             }
             issues = true;
-            let summary = OperationOutcome::single(
-                Issue::error(
-                    IssueType::Processing,
-                    "FHIR resource in payload failed FHIR validation rules.",
-                ),
-            );
+            let summary = OperationOutcome::single(Issue::error(
+                IssueType::Processing,
+                "FHIR resource in payload failed FHIR validation rules.",
+            ));
             let mut oo = summary.to_json();
-            oo["issue"][0]["details"] = json!({"text": "FHIR resource in payload failed FHIR validation rules."});
+            oo["issue"][0]["details"] =
+                json!({"text": "FHIR resource in payload failed FHIR validation rules."});
             if let Value::Object(m) = &mut res {
                 let ext = m.entry("extension").or_insert_with(|| json!([]));
                 if let Value::Array(a) = ext {
@@ -419,7 +424,10 @@ impl<S: Store> Api<S> {
                     r.write = true;
                     r.outcome = Some(OperationOutcome::single(Issue::information(
                         IssueType::Duplicate,
-                        format!("If-None-Exist matched {ty}/{}; nothing was created", found[0]),
+                        format!(
+                            "If-None-Exist matched {ty}/{}; nothing was created",
+                            found[0]
+                        ),
                     )));
                     return Ok(r);
                 }
@@ -434,7 +442,7 @@ impl<S: Store> Api<S> {
             .assigned_id
             .clone()
             .unwrap_or_else(|| self.env.new_id());
-        let (stored, v, issues) = self.store_version(s, ty, &id, res, 1, "POST", call)?;
+        let (stored, v, issues) = self.store_version(s, (ty, &id), res, (1, "POST"), call)?;
         if let Some(key) = idem {
             s.remember(key.trim(), ty, &id, v.last_updated)?;
         }
@@ -462,7 +470,7 @@ impl<S: Store> Api<S> {
         self.check_preconditions(call, ty, id, live)?;
         let existed = live.is_some();
         let next = cur.as_ref().map_or(1, |c| c.version.version + 1);
-        let (stored, v, issues) = self.store_version(s, ty, id, res, next, "PUT", call)?;
+        let (stored, v, issues) = self.store_version(s, (ty, id), res, (next, "PUT"), call)?;
         let status = if existed { 200 } else { 201 };
         let mut r = versioned_reply(status, Some(stored), &v);
         r.write = true;
@@ -530,7 +538,9 @@ impl<S: Store> Api<S> {
         if let Some(b) = &body_id
             && !valid_id(b)
         {
-            return Err(ApiError::BadRequest(format!("invalid id `{b}` in the body")));
+            return Err(ApiError::BadRequest(format!(
+                "invalid id `{b}` in the body"
+            )));
         }
         let found = self.conditional(s, ty, call.query, call)?;
         match found.as_slice() {
@@ -683,7 +693,7 @@ impl<S: Store> Api<S> {
             ));
         }
         let (stored, v, issues) = self
-            .store_version(s, ty, id, res, cur.version.version + 1, "PATCH", call)
+            .store_version(s, (ty, id), res, (cur.version.version + 1, "PATCH"), call)
             .map_err(|e| match e {
                 ApiError::Invalid(oo) => ApiError::UnprocessableOutcome(oo),
                 e => e,
@@ -764,9 +774,8 @@ impl<S: Store> Api<S> {
             count: self.config.max_history_count,
             ..HistoryQuery::default()
         };
-        let bad = |k: &str, v: &str, why: &str| {
-            ApiError::BadRequest(format!("invalid {k} `{v}`: {why}"))
-        };
+        let bad =
+            |k: &str, v: &str, why: &str| ApiError::BadRequest(format!("invalid {k} `{v}`: {why}"));
         let mut kept: Vec<(String, String)> = Vec::new();
         for (k, v) in decode_form(call.query) {
             match k.as_str() {
@@ -812,12 +821,7 @@ impl<S: Store> Api<S> {
         let link = |offset: usize| {
             let mut ps: Vec<String> = kept
                 .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{k}={}",
-                        firn_core::search::query::percent_encode(v)
-                    )
-                })
+                .map(|(k, v)| format!("{k}={}", firn_core::search::query::percent_encode(v)))
                 .collect();
             ps.push(format!("_snapshot={}", page.snapshot));
             if offset > 0 {
@@ -830,18 +834,28 @@ impl<S: Store> Api<S> {
             links.push(json!({"relation": "next", "url": link(q.offset + q.count)}));
         }
         if q.offset > 0 {
-            links.push(json!({"relation": "previous", "url": link(q.offset.saturating_sub(q.count))}));
+            links.push(
+                json!({"relation": "previous", "url": link(q.offset.saturating_sub(q.count))}),
+            );
         }
         let mut entries = Vec::new();
         for v in &page.versions {
             let full = format!("{base}/{}/{}", v.resource_type, v.id);
             let (method, url, status) = match v.method.as_str() {
-                "DELETE" => ("DELETE", format!("{}/{}", v.resource_type, v.id), "204 No Content"),
+                "DELETE" => (
+                    "DELETE",
+                    format!("{}/{}", v.resource_type, v.id),
+                    "204 No Content",
+                ),
                 "POST" => ("POST", v.resource_type.clone(), "201 Created"),
                 m => (
                     if m == "PATCH" { "PATCH" } else { "PUT" },
                     format!("{}/{}", v.resource_type, v.id),
-                    if v.version == 1 { "201 Created" } else { "200 OK" },
+                    if v.version == 1 {
+                        "201 Created"
+                    } else {
+                        "200 OK"
+                    },
                 ),
             };
             let mut e = Map::new();
@@ -967,7 +981,9 @@ impl<S: Store> Api<S> {
                 .unwrap_or("")
                 .to_string();
             let r = if !firn_core::definitions::Definitions::r4().is_resource_type(&ty) {
-                Err(ApiError::BadRequest(format!("`{ty}` is not a resource type")))
+                Err(ApiError::BadRequest(format!(
+                    "`{ty}` is not a resource type"
+                )))
             } else {
                 match res.get("id").and_then(Value::as_str).map(str::to_string) {
                     Some(id) if valid_id(&id) => self.update(&mut *s, &ty, &id, res, &call),

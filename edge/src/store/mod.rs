@@ -110,8 +110,10 @@ pub fn index_rows(entries: &Entries) -> IndexRows {
                     if let Some(c) = &t.code {
                         rows.postings.push((code, posting_key(PostingKey::Code(c))));
                         if let Some(s) = &t.system {
-                            rows.postings
-                                .push((code, posting_key(PostingKey::Token { system: s, code: c })));
+                            rows.postings.push((
+                                code,
+                                posting_key(PostingKey::Token { system: s, code: c }),
+                            ));
                         }
                     }
                 }
@@ -120,7 +122,8 @@ pub fn index_rows(entries: &Entries) -> IndexRows {
                     if r.base.is_none()
                         && let Some(k) = r.local_key()
                     {
-                        rows.postings.push((code, posting_key(PostingKey::Reference(&k))));
+                        rows.postings
+                            .push((code, posting_key(PostingKey::Reference(&k))));
                     }
                 }
                 _ => {}
@@ -235,7 +238,9 @@ impl SearchIndex for SessionIndex<'_> {
             .unwrap_or_default()
     }
     fn entries(&self, doc: DocId) -> Option<Cow<'_, Entries>> {
-        self.keep(self.session.entries(doc)).flatten().map(Cow::Owned)
+        self.keep(self.session.entries(doc))
+            .flatten()
+            .map(Cow::Owned)
     }
     fn resource(&self, doc: DocId) -> Option<Cow<'_, Value>> {
         self.keep(self.session.resource(doc))

@@ -240,9 +240,7 @@ impl SqliteSession<'_> {
 
     fn docs_query(&self, sql: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<DocId>, StoreError> {
         let mut st = self.c().prepare_cached(sql).map_err(backend)?;
-        let rows = st
-            .query_map(p, |r| r.get::<_, i64>(0))
-            .map_err(backend)?;
+        let rows = st.query_map(p, |r| r.get::<_, i64>(0)).map_err(backend)?;
         let mut out = Vec::new();
         for r in rows {
             out.push(r.map_err(backend)? as DocId);
@@ -382,9 +380,9 @@ impl Session for SqliteSession<'_> {
         })
         .map_err(backend)?;
         let entries_text = match (&v.body, entries) {
-            (Some(_), Some(e)) => Some(
-                postcard::to_allocvec(e).map_err(|e| StoreError::Backend(e.to_string()))?,
-            ),
+            (Some(_), Some(e)) => {
+                Some(postcard::to_allocvec(e).map_err(|e| StoreError::Backend(e.to_string()))?)
+            }
             _ => None,
         };
         let doc: i64 = c
@@ -458,7 +456,9 @@ impl Session for SqliteSession<'_> {
         at: i64,
     ) -> Result<(), StoreError> {
         self.c()
-            .prepare_cached("INSERT INTO idempotency (key, type, id, created) VALUES (?1, ?2, ?3, ?4)")
+            .prepare_cached(
+                "INSERT INTO idempotency (key, type, id, created) VALUES (?1, ?2, ?3, ?4)",
+            )
             .and_then(|mut st| st.execute(params![key, resource_type, id, at]))
             .map_err(backend)?;
         Ok(())

@@ -99,12 +99,28 @@ const GIVEN_F: &[&str] = &[
     "Lucia", "Grace", "Priya", "Zoe", "Hannah", "Mei",
 ];
 const GIVEN_M: &[&str] = &[
-    "James", "Liam", "Noah", "Mateo", "Kenji", "Omar", "Lucas", "Arjun", "Ethan", "Felix",
-    "Hugo", "Samuel", "Tariq", "Lars", "Diego", "Wei",
+    "James", "Liam", "Noah", "Mateo", "Kenji", "Omar", "Lucas", "Arjun", "Ethan", "Felix", "Hugo",
+    "Samuel", "Tariq", "Lars", "Diego", "Wei",
 ];
 const FAMILY: &[&str] = &[
-    "Silva", "Smith", "Garcia", "Müller", "Nguyen", "Okafor", "Kowalski", "Rossi", "Tanaka",
-    "Johansson", "Dubois", "Khan", "O'Brien", "Novak", "Haddad", "Chalmers", "Lopez", "Kim",
+    "Silva",
+    "Smith",
+    "Garcia",
+    "Müller",
+    "Nguyen",
+    "Okafor",
+    "Kowalski",
+    "Rossi",
+    "Tanaka",
+    "Johansson",
+    "Dubois",
+    "Khan",
+    "O'Brien",
+    "Novak",
+    "Haddad",
+    "Chalmers",
+    "Lopez",
+    "Kim",
 ];
 const CITIES: &[(&str, &str, &str)] = &[
     ("Boston", "MA", "02110"),
@@ -116,7 +132,11 @@ const CITIES: &[(&str, &str, &str)] = &[
 ];
 /// (SNOMED code, display, chronic)
 const CONDITIONS: &[(&str, &str, bool)] = &[
-    ("38341003", "Hypertensive disorder, systemic arterial (disorder)", true),
+    (
+        "38341003",
+        "Hypertensive disorder, systemic arterial (disorder)",
+        true,
+    ),
     ("44054006", "Diabetes mellitus type 2 (disorder)", true),
     ("195967001", "Asthma (disorder)", true),
     ("55822004", "Hyperlipidemia (disorder)", true),
@@ -129,24 +149,110 @@ const CONDITIONS: &[(&str, &str, bool)] = &[
 ];
 /// (LOINC code, display, UCUM unit, low, high, decimals, category)
 const OBSERVATIONS: &[(&str, &str, &str, f64, f64, u32, &str)] = &[
-    ("8867-4", "Heart rate", "/min", 55.0, 110.0, 0, "vital-signs"),
-    ("8480-6", "Systolic blood pressure", "mm[Hg]", 100.0, 170.0, 0, "vital-signs"),
-    ("8462-4", "Diastolic blood pressure", "mm[Hg]", 60.0, 105.0, 0, "vital-signs"),
-    ("29463-7", "Body weight", "kg", 45.0, 120.0, 1, "vital-signs"),
-    ("8302-2", "Body height", "cm", 150.0, 195.0, 1, "vital-signs"),
-    ("39156-5", "Body mass index (BMI) [Ratio]", "kg/m2", 18.0, 38.0, 1, "vital-signs"),
-    ("8310-5", "Body temperature", "Cel", 36.1, 38.5, 1, "vital-signs"),
-    ("2339-0", "Glucose [Mass/volume] in Blood", "mg/dL", 70.0, 180.0, 0, "laboratory"),
-    ("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "%", 4.8, 9.5, 1, "laboratory"),
-    ("2093-3", "Cholesterol [Mass/volume] in Serum or Plasma", "mg/dL", 140.0, 280.0, 0, "laboratory"),
+    (
+        "8867-4",
+        "Heart rate",
+        "/min",
+        55.0,
+        110.0,
+        0,
+        "vital-signs",
+    ),
+    (
+        "8480-6",
+        "Systolic blood pressure",
+        "mm[Hg]",
+        100.0,
+        170.0,
+        0,
+        "vital-signs",
+    ),
+    (
+        "8462-4",
+        "Diastolic blood pressure",
+        "mm[Hg]",
+        60.0,
+        105.0,
+        0,
+        "vital-signs",
+    ),
+    (
+        "29463-7",
+        "Body weight",
+        "kg",
+        45.0,
+        120.0,
+        1,
+        "vital-signs",
+    ),
+    (
+        "8302-2",
+        "Body height",
+        "cm",
+        150.0,
+        195.0,
+        1,
+        "vital-signs",
+    ),
+    (
+        "39156-5",
+        "Body mass index (BMI) [Ratio]",
+        "kg/m2",
+        18.0,
+        38.0,
+        1,
+        "vital-signs",
+    ),
+    (
+        "8310-5",
+        "Body temperature",
+        "Cel",
+        36.1,
+        38.5,
+        1,
+        "vital-signs",
+    ),
+    (
+        "2339-0",
+        "Glucose [Mass/volume] in Blood",
+        "mg/dL",
+        70.0,
+        180.0,
+        0,
+        "laboratory",
+    ),
+    (
+        "4548-4",
+        "Hemoglobin A1c/Hemoglobin.total in Blood",
+        "%",
+        4.8,
+        9.5,
+        1,
+        "laboratory",
+    ),
+    (
+        "2093-3",
+        "Cholesterol [Mass/volume] in Serum or Plasma",
+        "mg/dL",
+        140.0,
+        280.0,
+        0,
+        "laboratory",
+    ),
 ];
 /// (RxNorm code, display)
 const MEDICATIONS: &[(&str, &str)] = &[
     ("314076", "lisinopril 10 MG Oral Tablet"),
-    ("860975", "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet"),
+    (
+        "860975",
+        "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet",
+    ),
     ("197361", "amlodipine 5 MG Oral Tablet"),
     ("617312", "atorvastatin 10 MG Oral Tablet"),
-    ("745679", "200 ACTUAT albuterol 0.09 MG/ACTUAT Metered Dose Inhaler"),
+    (
+        "745679",
+        "200 ACTUAT albuterol 0.09 MG/ACTUAT Metered Dose Inhaler",
+    ),
     ("308182", "amoxicillin 250 MG Oral Capsule"),
     ("313782", "acetaminophen 325 MG Oral Tablet"),
     ("310965", "ibuprofen 200 MG Oral Tablet"),
@@ -154,7 +260,10 @@ const MEDICATIONS: &[(&str, &str)] = &[
 /// (CVX code, display)
 const VACCINES: &[(&str, &str)] = &[
     ("140", "Influenza, seasonal, injectable, preservative free"),
-    ("208", "SARS-COV-2 (COVID-19) vaccine, mRNA, spike protein, LNP, preservative free, 30 mcg/0.3mL dose"),
+    (
+        "208",
+        "SARS-COV-2 (COVID-19) vaccine, mRNA, spike protein, LNP, preservative free, 30 mcg/0.3mL dose",
+    ),
     ("113", "Td (adult) preservative free"),
     ("133", "Pneumococcal conjugate PCV 13"),
     ("43", "Hep B, adult"),
@@ -162,11 +271,41 @@ const VACCINES: &[(&str, &str)] = &[
 ];
 /// (class code, class display, SNOMED type code, type display, hours)
 const ENCOUNTERS: &[(&str, &str, &str, &str, i64)] = &[
-    ("AMB", "ambulatory", "185349003", "Encounter for check up (procedure)", 1),
-    ("AMB", "ambulatory", "185347001", "Encounter for problem (procedure)", 1),
-    ("AMB", "ambulatory", "162673000", "General examination of patient (procedure)", 1),
-    ("EMER", "emergency", "50849002", "Emergency room admission (procedure)", 4),
-    ("IMP", "inpatient", "32485007", "Hospital admission (procedure)", 72),
+    (
+        "AMB",
+        "ambulatory",
+        "185349003",
+        "Encounter for check up (procedure)",
+        1,
+    ),
+    (
+        "AMB",
+        "ambulatory",
+        "185347001",
+        "Encounter for problem (procedure)",
+        1,
+    ),
+    (
+        "AMB",
+        "ambulatory",
+        "162673000",
+        "General examination of patient (procedure)",
+        1,
+    ),
+    (
+        "EMER",
+        "emergency",
+        "50849002",
+        "Emergency room admission (procedure)",
+        4,
+    ),
+    (
+        "IMP",
+        "inpatient",
+        "32485007",
+        "Hospital admission (procedure)",
+        72,
+    ),
 ];
 
 const DAY_MS: i64 = 86_400_000;
@@ -234,18 +373,26 @@ fn pool(seed: u64, patients: usize) -> Pool {
 
 /// One patient's resources, Patient first. References are `Type/id`.
 fn patient(seed: u64, index: usize, pool: &Pool) -> Vec<Value> {
-    let mut rng = Rng::new(seed.wrapping_mul(0x100_0000_01b3) ^ (index as u64).wrapping_mul(0x9e37_79b9));
+    let mut rng =
+        Rng::new(seed.wrapping_mul(0x100_0000_01b3) ^ (index as u64).wrapping_mul(0x9e37_79b9));
     for _ in 0..4 {
         rng.next_u64();
     }
     let pid = rng.uuid();
     let pref = format!("Patient/{pid}");
     let female = rng.chance(51);
-    let given = if female { *rng.pick(GIVEN_F) } else { *rng.pick(GIVEN_M) };
+    let given = if female {
+        *rng.pick(GIVEN_F)
+    } else {
+        *rng.pick(GIVEN_M)
+    };
     let family = *rng.pick(FAMILY);
     let birth = TODAY_MS - rng.range(365, 95 * 365) * DAY_MS;
     let (city, state, zip) = *rng.pick(CITIES);
-    let org = rng.pick(&pool.orgs)["id"].as_str().unwrap_or_default().to_string();
+    let org = rng.pick(&pool.orgs)["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let gp = rng.pick(&pool.practitioners)["id"]
         .as_str()
         .unwrap_or_default()
@@ -317,7 +464,10 @@ fn patient(seed: u64, index: usize, pool: &Pool) -> Vec<Value> {
         }
         for _ in 0..rng.range(2, 5) {
             let (code, display, unit, lo, hi, decimals, category) = *rng.pick(OBSERVATIONS);
-            let value = round(lo + (hi - lo) * (rng.next_u64() % 10_000) as f64 / 10_000.0, decimals);
+            let value = round(
+                lo + (hi - lo) * (rng.next_u64() % 10_000) as f64 / 10_000.0,
+                decimals,
+            );
             out.push(json!({
                 "resourceType": "Observation", "id": rng.uuid(), "status": "final",
                 "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category}]}],
@@ -414,7 +564,10 @@ impl BundleWriter {
         self.n += 1;
         let path = self.dir.join(format!("bundle-{:06}.json", self.n));
         let b = json!({"resourceType": "Bundle", "type": "transaction", "entry": std::mem::take(&mut self.pending)});
-        std::fs::write(&path, serde_json::to_vec(&b).map_err(std::io::Error::other)?)?;
+        std::fs::write(
+            &path,
+            serde_json::to_vec(&b).map_err(std::io::Error::other)?,
+        )?;
         self.files.push(path);
         Ok(())
     }
@@ -497,7 +650,12 @@ pub fn generate(opts: &SynthOptions) -> std::io::Result<SynthReport> {
 /// Generates one patient's resources in memory (tests and benchmarks).
 pub fn sample(seed: u64, patients: usize) -> Vec<Value> {
     let pool = pool(seed, patients);
-    let mut out: Vec<Value> = pool.orgs.iter().chain(&pool.practitioners).cloned().collect();
+    let mut out: Vec<Value> = pool
+        .orgs
+        .iter()
+        .chain(&pool.practitioners)
+        .cloned()
+        .collect();
     for i in 0..patients {
         out.extend(patient(seed, i, &pool));
     }

@@ -62,7 +62,10 @@ impl Server {
             .next()
             .unwrap_or_default()
             .to_string();
-        assert!(base.starts_with("http://"), "unexpected first line: {line:?}");
+        assert!(
+            base.starts_with("http://"),
+            "unexpected first line: {line:?}"
+        );
         let addr = base.trim_start_matches("http://").to_string();
         Server {
             child,
@@ -133,7 +136,8 @@ impl Req<'_> {
         self
     }
     pub fn raw(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        self.headers.push(("content-type".into(), content_type.into()));
+        self.headers
+            .push(("content-type".into(), content_type.into()));
         self.body = body.into();
         self
     }
@@ -166,7 +170,9 @@ impl Resp {
         })
     }
     pub fn header(&self, k: &str) -> Option<&str> {
-        self.headers.get(&k.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&k.to_ascii_lowercase())
+            .map(String::as_str)
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -176,13 +182,24 @@ impl Resp {
         let v = self.json();
         assert_eq!(v["resourceType"], "OperationOutcome", "{v}");
         let issue = v["issue"][0].clone();
-        assert!(issue["severity"].is_string() && issue["code"].is_string() && issue["diagnostics"].is_string(), "{v}");
+        assert!(
+            issue["severity"].is_string()
+                && issue["code"].is_string()
+                && issue["diagnostics"].is_string(),
+            "{v}"
+        );
         issue
     }
 }
 
 /// One HTTP/1.1 exchange on a fresh connection.
-pub fn send(addr: &str, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> Resp {
+pub fn send(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Resp {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -232,10 +249,7 @@ fn parse_response(raw: &[u8]) -> Resp {
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(nl) = b.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(String::from_utf8_lossy(&b[..nl]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
@@ -260,18 +274,18 @@ fn looks_like_uuid(s: &str) -> bool {
 fn redact_str(s: &str, base: &str, ids: &mut Vec<String>) -> String {
     let mut out = s.replace(base, "[base]");
     // instants
-    if out.len() >= 20 && out.as_bytes().get(4) == Some(&b'-') && out.contains('T') && out.ends_with('Z') {
+    if out.len() >= 20
+        && out.as_bytes().get(4) == Some(&b'-')
+        && out.contains('T')
+        && out.ends_with('Z')
+    {
         return "[instant]".into();
     }
     // uuids anywhere in the string
     let mut i = 0;
     while i + 36 <= out.len() {
         let cand = &out[i..i + 36];
-        if looks_like_uuid(cand)
-            && cand
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || c == '-')
-        {
+        if looks_like_uuid(cand) && cand.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
             let n = match ids.iter().position(|x| x == cand) {
                 Some(n) => n + 1,
                 None => {
