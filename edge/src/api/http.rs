@@ -196,3 +196,49 @@ pub fn unsupported_type(what: &str, content_type: &str) -> ApiError {
         format!("{what} `{content_type}` is not supported: use application/fhir+json")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            http_date(1_700_000_000_000),
+            "Tue, 14 Nov 2023 22:13:20 GMT"
+        );
+        assert_eq!(http_date(951_782_400_000), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+
+    #[test]
+    fn etags() {
+        assert_eq!(etag(3), "W/\"3\"");
+        assert_eq!(parse_etag("W/\"3\"").unwrap(), 3);
+        assert_eq!(parse_etag("\"12\"").unwrap(), 12);
+        assert_eq!(parse_etag(" 4 ").unwrap(), 4);
+        assert!(parse_etag("W/\"x\"").is_err());
+    }
+
+    #[test]
+    fn ids_and_uuids() {
+        assert!(valid_id("a-B.9"));
+        assert!(valid_id(&"a".repeat(64)));
+        assert!(!valid_id(&"a".repeat(65)));
+        assert!(!valid_id(""));
+        assert!(!valid_id("a b"));
+        assert!(!valid_id("..") && !valid_id("."));
+        assert!(valid_uuid("123e4567-e89b-12d3-a456-426614174000"));
+        assert!(!valid_uuid("123e4567e89b12d3a456426614174000"));
+    }
+
+    #[test]
+    fn prefer_and_media_types() {
+        let p = Prefer::parse(Some("return=minimal, handling=lenient"));
+        assert_eq!(p.ret, Return::Minimal);
+        assert!(p.lenient);
+        assert_eq!(Prefer::parse(None), Prefer::default());
+        assert!(is_json_type("application/fhir+json; charset=utf-8"));
+        assert!(!is_json_type("application/fhir+xml"));
+    }
+}
