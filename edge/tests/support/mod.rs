@@ -200,19 +200,33 @@ pub fn send(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Resp {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    try_send(addr, method, path, headers, body)
+        .unwrap_or_else(|| panic!("{method} {path}: no HTTP response"))
+}
+
+/// Like [`send`], `None` when the connection fails or no response comes back.
+pub fn try_send(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Option<Resp> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(head.as_bytes()).ok()?;
     // A server may answer (413) before reading a large body; ignore write errors then.
     let _ = s.write_all(body);
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
-    parse_response(&raw)
+    raw.windows(4)
+        .any(|w| w == b"\r\n\r\n")
+        .then(|| parse_response(&raw))
 }
 
 fn parse_response(raw: &[u8]) -> Resp {
