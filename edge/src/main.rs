@@ -1,4 +1,4 @@
-//! `firn`: the command line over firn-core (and, later, the edge FHIR server).
+//! `firn`: the command line over firn-core and the edge FHIR server (`firn serve`, in the library).
 //!
 //! Each subcommand lives in its own `cmd_*.rs` module exposing an `Args` struct and a `run`
 //! function; this file only dispatches.
@@ -8,6 +8,8 @@ mod cmd_fhirpath;
 mod cmd_ndjson;
 mod cmd_patch;
 mod cmd_search;
+mod cmd_serve;
+mod cmd_synth;
 mod cmd_validate;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +40,10 @@ enum Command {
     Search(cmd_search::SearchArgs),
     /// Bulk NDJSON files: validate lines, count per type, split into per-type rolling files.
     Ndjson(cmd_ndjson::NdjsonArgs),
+    /// Run the FHIR R4 REST server on the embedded SQLite store (`--load DIR` to import data).
+    Serve(cmd_serve::ServeArgs),
+    /// Generate deterministic synthetic patients (NDJSON or transaction Bundles).
+    Synth(cmd_synth::SynthArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,5 +56,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => cmd_patch::run_diff(args),
         Command::Search(args) => cmd_search::run(args),
         Command::Ndjson(args) => cmd_ndjson::run(args),
+        Command::Serve(args) => cmd_serve::run(args),
+        Command::Synth(args) => cmd_synth::run(args),
     }
 }
