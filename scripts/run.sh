@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Firn's main job for a newcomer: build the `firn` command line, then show what it does on the bundled
-# example: validation (every R4 invariant included), FHIRPath, patch and diff, and the definitions.
+# Firn's main job for a newcomer: build the `firn` command line, show validation and FHIRPath on the
+# bundled example, then generate a deterministic synthetic sample and serve it with `firn serve` on the
+# embedded store (http://127.0.0.1:8080; Ctrl-C stops it). Data lives in ./firn-sample and ./firn-data
+# (git-ignored); FIRN_PORT / FIRN_PATIENTS override the defaults.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 ensure_rust_targets
 
@@ -15,6 +17,15 @@ say "firn fhirpath \"Patient.name.where(use = 'official').given\" examples/patie
 "$firn" fhirpath "Patient.name.where(use = 'official').given" "$example"
 say "firn fhirpath 'birthDate.extension.value' examples/patient.json"
 "$firn" fhirpath "birthDate.extension.value" "$example"
-say "firn defs Patient.deceased[x]"
-"$firn" defs 'Patient.deceased[x]'
-say "done: the binary is $firn (try \`$firn --help\`)"
+
+sample="$FIRN_ROOT/firn-sample"
+if [ ! -d "$sample" ]; then
+    say "firn synth --patients ${FIRN_PATIENTS:-100} --out firn-sample"
+    rm -rf "$sample.partial"
+    "$firn" synth --patients "${FIRN_PATIENTS:-100}" --out "$sample.partial"
+    mv "$sample.partial" "$sample"
+fi
+port="${FIRN_PORT:-8080}"
+say "firn serve --port $port --data firn-data --load firn-sample  (the binary is $firn; Ctrl-C stops it)"
+say "try: curl 'http://127.0.0.1:$port/Patient?gender=female&_count=5'"
+exec "$firn" serve --port "$port" --data "$FIRN_ROOT/firn-data" --load "$sample"
