@@ -135,6 +135,13 @@ function fhirpathBench() {
       for (const t of EXPRESSIONS[k].types ?? [null]) collections.get(t)?.evaluate(fc[k]);
     }
   });
+  // Per expression: fhirpath.js per resource vs Firn batch (where each engine spends its time).
+  const perExpr = EXPRESSIONS.map((e, k) => ({
+    expr: e.expr,
+    n: targets[k].length,
+    fjs: time(() => { for (const i of targets[k]) fjs[k](resources[i]); }),
+    batch: time(() => { for (const t of e.types ?? [null]) collections.get(t)?.evaluate(fc[k]); }),
+  }));
   // The batch results agree with the per-resource ones.
   let batchMismatch = 0;
   EXPRESSIONS.forEach((e, k) => {
@@ -143,7 +150,7 @@ function fhirpathBench() {
     if (!isDeepStrictEqual(got, want)) batchMismatch++;
   });
   for (const c of collections.values()) c.free();
-  return { evals, tFjs, tObj, tStr, tParsed, tBuild, tBatch, batchMismatch, disagreements, firnErrors, fjsErrors };
+  return { evals, tFjs, tObj, tStr, tParsed, tBuild, tBatch, batchMismatch, perExpr, disagreements, firnErrors, fjsErrors };
 }
 
 // ---- 2. Validation ----------------------------------------------------------------------------
@@ -255,6 +262,8 @@ row('firn collection.evaluate (batch)', fp.tBatch, fp.tFjs);
 row('firn batch + parsing the NDJSON', fp.tBatch + fp.tBuild, fp.tFjs);
 console.log(`(collections built once from NDJSON text in ${fmt(fp.tBuild)}; batch results equal per-call results: ${fp.batchMismatch === 0 ? 'yes' : `NO (${fp.batchMismatch} expressions differ)`})`);
 console.log(`target ≥ 10×: batch ${(fp.tFjs / fp.tBatch).toFixed(1)}×, per call on objects ${(fp.tFjs / fp.tObj).toFixed(1)}×`);
+console.log('per expression (fhirpath.js per resource vs firn batch):');
+for (const x of fp.perExpr) console.log(`  ${x.expr.slice(0, 70).padEnd(70)} n=${String(x.n).padStart(4)}  fjs ${fmt(x.fjs).padStart(9)}  firn ${fmt(x.batch).padStart(9)}  ${(x.fjs / x.batch).toFixed(1)}×`);
 console.log(`disagreements: ${fp.disagreements.length} expressions differ (errors: firn ${fp.firnErrors}, fhirpath.js ${fp.fjsErrors})`);
 for (const d of fp.disagreements) console.log(`  ${d.expr}  [${d.count} resources] e.g. ${d.resource}\n    firn:        ${JSON.stringify(d.firn).slice(0, 160)}\n    fhirpath.js: ${JSON.stringify(d.fhirpathjs).slice(0, 160)}`);
 
