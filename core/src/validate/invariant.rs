@@ -53,6 +53,14 @@ pub trait CompiledInvariant: Send + Sync {
     /// Evaluates the expression with `focus` as its context (and `%resource` = `resource`).
     /// `Ok(true)` when the invariant holds; `Err` when evaluation fails.
     fn holds(&self, resource: &Value, focus: &Value) -> Result<bool, String>;
+
+    /// [`holds`](Self::holds), told the focus's context: its type (`HumanName`) or, for an inline
+    /// group, its element path (`Patient.contact`) — what a typed FHIRPath engine needs to resolve
+    /// choice elements. Empty when unknown. The default ignores it.
+    fn holds_in(&self, resource: &Value, focus: &Value, context: &str) -> Result<bool, String> {
+        let _ = context;
+        self.holds(resource, focus)
+    }
 }
 
 /// Keys the walk checks natively.
@@ -107,6 +115,8 @@ pub(crate) struct Site {
     pub(crate) location: String,
     /// Index into `Run::resource_locs`: the enclosing resource, for `%resource`.
     pub(crate) resource: usize,
+    /// The focus's type or inline-group path ([`CompiledInvariant::holds_in`]).
+    pub(crate) context: String,
 }
 
 impl Site {
@@ -123,7 +133,14 @@ impl Site {
             constraint,
             location: location.to_string(),
             resource,
+            context: String::new(),
         })
+    }
+
+    /// The site with its focus's context.
+    pub(crate) fn in_context(mut self, context: &str) -> Site {
+        self.context = context.to_string();
+        self
     }
 
     fn constraint(&self) -> &Constraint {
@@ -159,7 +176,7 @@ impl Run<'_> {
                 .compiled
                 .get(c.expression.as_deref().unwrap_or_default())
             {
-                Some(Ok(compiled)) => match compiled.holds(resource, focus) {
+                Some(Ok(compiled)) => match compiled.holds_in(resource, focus, &s.context) {
                     Ok(true) => {}
                     Ok(false) => {
                         let severity = if c.severity == "error" {

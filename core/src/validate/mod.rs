@@ -367,12 +367,14 @@ pub(crate) struct Run<'v> {
 }
 
 impl Run<'_> {
-    /// Records the constraints of `el` (and of its type's root) at `location`.
+    /// Records the constraints of `el` (and of its type's root) at `location`, whose item has the
+    /// FHIRPath `context` (type or inline-group path).
     pub(crate) fn sites_for(
         &mut self,
         el: Option<&'static crate::definitions::ElementDef>,
         type_code: &str,
         location: &str,
+        context: &str,
     ) {
         if !self.collect_sites {
             return;
@@ -390,7 +392,7 @@ impl Run<'_> {
                 if let Some(site) =
                     invariant::Site::new(invariant::Source::Core(c), location, resource)
                 {
-                    self.sites.push(site);
+                    self.sites.push(site.in_context(context));
                 }
             }
         }

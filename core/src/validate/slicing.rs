@@ -395,7 +395,11 @@ impl Checker<'_, '_, '_> {
                 };
                 let source = super::invariant::Source::Profile(Box::new(core));
                 if let Some(site) = super::invariant::Site::new(source, loc, resource) {
-                    self.run.sites.push(site);
+                    let context = match ty {
+                        "BackboneElement" | "Element" => el["path"].as_str().unwrap_or(ty),
+                        _ => ty,
+                    };
+                    self.run.sites.push(site.in_context(context));
                 }
             }
         }

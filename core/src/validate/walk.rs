@@ -76,7 +76,7 @@ impl Run<'_> {
         };
         self.resource_locs.push(path.clone());
         self.resource_stack.push(self.resource_locs.len() - 1);
-        self.sites_for(None, rt, &path);
+        self.sites_for(None, rt, &path, rt);
         self.object(obj, rt, &path, true);
         self.resource_stack.pop();
         if rt == "Bundle" && !self.structure_only {
@@ -311,7 +311,7 @@ impl Run<'_> {
             if self.structure_only {
                 return;
             }
-            self.sites_for(Some(el), type_code, loc);
+            self.sites_for(Some(el), type_code, loc, type_code);
             if type_code == "xhtml"
                 && let Value::String(div) = item
             {
@@ -358,7 +358,7 @@ impl Run<'_> {
         if self.structure_only {
             return;
         }
-        self.sites_for(Some(el), type_code, loc);
+        self.sites_for(Some(el), type_code, loc, ctx);
         match type_code {
             "Coding" => {
                 let sys = obj.get("system").and_then(Value::as_str);
