@@ -135,6 +135,13 @@ function fhirpathBench() {
       for (const t of EXPRESSIONS[k].types ?? [null]) collections.get(t)?.evaluate(fc[k]);
     }
   });
+  // Per expression: fhirpath.js per resource vs Firn batch (where each engine spends its time).
+  const perExpr = EXPRESSIONS.map((e, k) => ({
+    expr: e.expr,
+    n: targets[k].length,
+    fjs: time(() => { for (const i of targets[k]) fjs[k](resources[i]); }),
+    batch: time(() => { for (const t of e.types ?? [null]) collections.get(t)?.evaluate(fc[k]); }),
+  }));
   // The batch results agree with the per-resource ones.
   let batchMismatch = 0;
   EXPRESSIONS.forEach((e, k) => {
@@ -143,7 +150,7 @@ function fhirpathBench() {
     if (!isDeepStrictEqual(got, want)) batchMismatch++;
   });
   for (const c of collections.values()) c.free();
-  return { evals, tFjs, tObj, tStr, tParsed, tBuild, tBatch, batchMismatch, disagreements, firnErrors, fjsErrors };
+  return { evals, tFjs, tObj, tStr, tParsed, tBuild, tBatch, batchMismatch, perExpr, disagreements, firnErrors, fjsErrors };
 }
 
 // ---- 2. Validation ----------------------------------------------------------------------------
@@ -193,8 +200,10 @@ async function validateBench() {
   const tObj = time(() => { for (const r of resources) firn.validate(r); });
   const tStr = time(() => { for (const t of texts) firn.validate(t); });
   const tStructure = time(() => { for (const t of texts) firn.validate(t, { level: 'structure-only' }); });
+  const tNoInv = time(() => { for (const r of resources) firn.validate(r, { invariants: false }); });
   const all = firn.collection(texts.join('\n'));
   const tBatch = time(() => all.validate());
+  const tBatchNoInv = time(() => all.validate({ invariants: false }));
   all.free();
   // Mutation agreement: each kind of defect injected into a sample of every type; does each engine
   // reject the mutated resource? (Synthea itself is clean for both.)
@@ -209,6 +218,11 @@ async function validateBench() {
     'empty object': (r) => { r.meta = {}; },
     'array where single expected': (r) => { r.language = ['en']; },
     'single where array expected': (r) => { if (!Array.isArray(r.identifier)) return false; r.identifier = r.identifier[0]; },
+    'invariant per-1 (Period end before start)': (r) => {
+      const k = ['period', 'performedPeriod', 'onsetPeriod'].find((x) => r[x]?.start);
+      if (!k) return false;
+      r[k] = { start: '2020-06-01T00:00:00Z', end: '2019-01-01T00:00:00Z' };
+    },
     'missing required element': (r) => {
       const req = { Encounter: 'status', Condition: 'subject', MedicationRequest: 'intent', Procedure: 'status', Immunization: 'vaccineCode', DocumentReference: 'content', Device: null };
       const k = req[r.resourceType];
@@ -236,7 +250,7 @@ async function validateBench() {
 
   return {
     mutation,
-    setupMs, firnSetup, tMed, tObj, tStr, tStructure, tBatch,
+    setupMs, firnSetup, tMed, tObj, tStr, tStructure, tBatch, tNoInv, tBatchNoInv,
     agreement: { both, onlyFirn, onlyMed, neither }, examples,
     firnKinds: [...firnKinds].sort((a, b) => b[1].n - a[1].n).slice(0, 12),
     medKinds: [...medKinds].sort((a, b) => b[1].n - a[1].n).slice(0, 12),
@@ -255,19 +269,23 @@ row('firn collection.evaluate (batch)', fp.tBatch, fp.tFjs);
 row('firn batch + parsing the NDJSON', fp.tBatch + fp.tBuild, fp.tFjs);
 console.log(`(collections built once from NDJSON text in ${fmt(fp.tBuild)}; batch results equal per-call results: ${fp.batchMismatch === 0 ? 'yes' : `NO (${fp.batchMismatch} expressions differ)`})`);
 console.log(`target ≥ 10×: batch ${(fp.tFjs / fp.tBatch).toFixed(1)}×, per call on objects ${(fp.tFjs / fp.tObj).toFixed(1)}×`);
+console.log('per expression (fhirpath.js per resource vs firn batch):');
+for (const x of fp.perExpr) console.log(`  ${x.expr.slice(0, 70).padEnd(70)} n=${String(x.n).padStart(4)}  fjs ${fmt(x.fjs).padStart(9)}  firn ${fmt(x.batch).padStart(9)}  ${(x.fjs / x.batch).toFixed(1)}×`);
 console.log(`disagreements: ${fp.disagreements.length} expressions differ (errors: firn ${fp.firnErrors}, fhirpath.js ${fp.fjsErrors})`);
 for (const d of fp.disagreements) console.log(`  ${d.expr}  [${d.count} resources] e.g. ${d.resource}\n    firn:        ${JSON.stringify(d.firn).slice(0, 160)}\n    fhirpath.js: ${JSON.stringify(d.fhirpathjs).slice(0, 160)}`);
 
 const v = await validateBench();
-console.log(`\n== Validation: ${resources.length} resources (R4 core, no profiles; best of runs)`);
+console.log(`\n== Validation: ${resources.length} resources (R4 core, no profiles, FHIRPath invariants on unless said; best of runs)`);
 console.log(`set-up: Medplum indexing ${fmt(v.setupMs)}, Firn first call ${fmt(v.firnSetup)}`);
 console.log(`@medplum/core validateResource   ${fmt(v.tMed).padStart(10)}  ${(v.tMed * 1000 / resources.length).toFixed(1)} µs/resource`);
 const vrow = (name, t) => console.log(`${name.padEnd(32)} ${fmt(t).padStart(10)}  ${(t * 1000 / resources.length).toFixed(1)} µs/resource  ${(v.tMed / t).toFixed(1)}× Medplum`);
 vrow('firn validate (objects)', v.tObj);
 vrow('firn validate (JSON strings)', v.tStr);
 vrow('firn collection.validate (batch)', v.tBatch);
+vrow('firn objects, invariants: false', v.tNoInv);
+vrow('firn batch, invariants: false', v.tBatchNoInv);
 vrow('firn structure-only (strings)', v.tStructure);
-console.log(`target ≥ 5×: objects ${(v.tMed / v.tObj).toFixed(1)}×, strings ${(v.tMed / v.tStr).toFixed(1)}×, batch ${(v.tMed / v.tBatch).toFixed(1)}×`);
+console.log(`target ≥ 5×: objects ${(v.tMed / v.tObj).toFixed(1)}×, strings ${(v.tMed / v.tStr).toFixed(1)}×, batch ${(v.tMed / v.tBatch).toFixed(1)}× (without invariants: objects ${(v.tMed / v.tNoInv).toFixed(1)}×, batch ${(v.tMed / v.tBatchNoInv).toFixed(1)}×)`);
 const a = v.agreement;
 console.log(`agreement (resource has errors?): both ${a.both}, only Firn ${a.onlyFirn}, only Medplum ${a.onlyMed}, neither ${a.neither}`);
 console.log('Firn error kinds:');

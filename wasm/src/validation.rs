@@ -21,21 +21,35 @@ struct ValidateOptions {
     profiles: Vec<String>,
     #[serde(default)]
     level: Option<String>,
+    /// Evaluate FHIRPath invariants (default true).
+    #[serde(default)]
+    invariants: Option<bool>,
 }
 
 /// The loaded packages and the validators built over them.
 #[derive(Default)]
 struct Registry {
     packages: Vec<(String, String, Vec<u8>)>,
-    validators: HashMap<(&'static str, Vec<String>), Rc<Validator>>,
+    validators: HashMap<(&'static str, bool, Vec<String>), Rc<Validator>>,
 }
 
 thread_local! {
     static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
 }
 
-fn options(value: &JsValue) -> Result<(Level, Vec<String>), JsValue> {
-    let opts: ValidateOptions = crate::options(value, &["profiles", "level"], "validate option")?;
+/// What a validator is built from.
+struct Config {
+    level: Level,
+    invariants: bool,
+    profiles: Vec<String>,
+}
+
+fn options(value: &JsValue) -> Result<Config, JsValue> {
+    let opts: ValidateOptions = crate::options(
+        value,
+        &["profiles", "level", "invariants"],
+        "validate option",
+    )?;
     let level = match opts.level.as_deref() {
         None => Level::Strict,
         Some(s) => Level::parse(s).ok_or_else(|| {
@@ -45,22 +59,30 @@ fn options(value: &JsValue) -> Result<(Level, Vec<String>), JsValue> {
             )
         })?,
     };
-    Ok((level, opts.profiles))
+    Ok(Config {
+        level,
+        invariants: opts.invariants.unwrap_or(true),
+        profiles: opts.profiles,
+    })
 }
 
 /// The validator for these options, built on first use.
-fn validator(level: Level, profiles: Vec<String>) -> Result<Rc<Validator>, JsValue> {
+fn validator(config: Config) -> Result<Rc<Validator>, JsValue> {
     REGISTRY.with(|r| {
         let mut r = r.borrow_mut();
-        let key = (level.as_str(), profiles);
+        let key = (config.level.as_str(), config.invariants, config.profiles);
         if let Some(v) = r.validators.get(&key) {
             return Ok(v.clone());
         }
-        let mut b = Validator::builder().level(level);
+        // Invariants are on by default (firn-core's FHIRPath engine); opting out is faster.
+        let mut b = Validator::builder().level(config.level);
+        if !config.invariants {
+            b = b.without_invariants();
+        }
         for (_, _, bytes) in &r.packages {
             b = b.package(bytes.clone());
         }
-        for p in &key.1 {
+        for p in &key.2 {
             b = b.profile(p.clone());
         }
         let v = Rc::new(b.build().map_err(throw_outcome)?);
@@ -71,8 +93,7 @@ fn validator(level: Level, profiles: Vec<String>) -> Result<Rc<Validator>, JsVal
 
 /// The validator for a JS options value (for [`crate::collection`]).
 pub(crate) fn validator_for(options_value: &JsValue) -> Result<Rc<Validator>, JsValue> {
-    let (level, profiles) = options(options_value)?;
-    validator(level, profiles)
+    validator(options(options_value)?)
 }
 
 /// Validates JSON text of a resource that came from a JS object (`JSON.stringify`): like
@@ -89,8 +110,7 @@ pub fn validate_object_text(text: &str, options_value: &JsValue) -> Result<Strin
 /// unknown level or profile) throw.
 #[wasm_bindgen(js_name = validate)]
 pub fn validate(resource: &JsValue, options_value: &JsValue) -> Result<String, JsValue> {
-    let (level, profiles) = options(options_value)?;
-    let v = validator(level, profiles)?;
+    let v = validator(options(options_value)?)?;
     let validation = match resource.as_string() {
         Some(text) => v.validate_str(&text),
         None => v.validate(&input(resource, "resource").map_err(throw_outcome)?),

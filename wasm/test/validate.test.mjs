@@ -85,3 +85,13 @@ test('validates the Synthea Patients without errors from the structure walk', (t
   assert.ok(results.length >= 10);
   for (const r of results) assert.deepEqual(errors(r.outcome), [], JSON.stringify(r.outcome));
 });
+
+test('FHIRPath invariants are evaluated (and can be turned off)', () => {
+  const bad = { resourceType: 'Patient', contact: [{ gender: 'male' }] };
+  const e = errors(firn.validate(bad));
+  assert.ok(e.some((i) => i.details?.coding?.[0]?.code === 'pat-1' && i.expression[0] === 'Patient.contact[0]'), JSON.stringify(e));
+  assert.deepEqual(errors(firn.validate(bad, { invariants: false })), []);
+  const period = { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, period: { start: '2020-02-01', end: '2020-01-01' } };
+  assert.ok(errors(firn.validate(period)).some((i) => i.details?.coding?.[0]?.code === 'per-1'));
+  throwsOutcome(assert, () => firn.validate(bad, { invariants: 'yes' }), /validate option/);
+});
