@@ -37,9 +37,9 @@ trap cleanup EXIT
 start_server() {
     "$firn" serve --port 0 --data "$1" --load "$2" >"$work/stdout" 2>"$work/stderr" &
     server_pid=$!
-    for _ in $(seq 1 600); do
-        if grep -q "listening on" "$work/stdout" 2>/dev/null; then break; fi
-        sleep 0.1
+    # Loading happens before the listener opens: wait as long as the server lives.
+    while kill -0 "$server_pid" 2>/dev/null && ! grep -q "listening on" "$work/stdout" 2>/dev/null; do
+        sleep 0.2
     done
     url="$(sed -n 's/.*listening on //p' "$work/stdout")"
     [ -n "$url" ] || { cat "$work/stderr" >&2; echo "server did not start" >&2; exit 1; }

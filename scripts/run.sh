@@ -15,17 +15,35 @@ say "firn validate examples/patient.json"
 "$firn" validate "$example"
 say "firn fhirpath \"Patient.name.where(use = 'official').given\" examples/patient.json"
 "$firn" fhirpath "Patient.name.where(use = 'official').given" "$example"
-say "firn fhirpath 'birthDate.extension.value' examples/patient.json"
-"$firn" fhirpath "birthDate.extension.value" "$example"
 
 sample="$FIRN_ROOT/firn-sample"
 if [ ! -d "$sample" ]; then
     say "firn synth --patients ${FIRN_PATIENTS:-100} --out firn-sample"
     rm -rf "$sample.partial"
-    "$firn" synth --patients "${FIRN_PATIENTS:-100}" --out "$sample.partial"
+    "$firn" synth --patients "${FIRN_PATIENTS:-100}" --out "$sample.partial" | tail -1
     mv "$sample.partial" "$sample"
 fi
 port="${FIRN_PORT:-8080}"
-say "firn serve --port $port --data firn-data --load firn-sample  (the binary is $firn; Ctrl-C stops it)"
-say "try: curl 'http://127.0.0.1:$port/Patient?gender=female&_count=5'"
-exec "$firn" serve --port "$port" --data "$FIRN_ROOT/firn-data" --load "$sample"
+say "firn serve --port $port --data firn-data --load firn-sample  (the main job: a FHIR server)"
+log="$FIRN_ROOT/firn-data/serve.stdout"
+mkdir -p "$FIRN_ROOT/firn-data"
+"$firn" serve --port "$port" --data "$FIRN_ROOT/firn-data" --load "$sample" > >(tee "$log") &
+server=$!
+trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; exit 0' INT TERM
+for _ in $(seq 1 600); do
+    grep -q "listening on" "$log" 2>/dev/null && break
+    kill -0 "$server" 2>/dev/null || { say "firn serve stopped"; exit 1; }
+    sleep 0.1
+done
+url="$(sed -n 's/.*listening on //p' "$log" | head -1)"
+get() {  # curl when present, else Python's standard library
+    say "GET $url$1"
+    if command -v curl >/dev/null; then curl -s "$url$1"; else
+        python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode(), end="")' "$url$1"
+    fi
+    echo
+}
+get "/Patient?gender=female&_summary=count"
+get "/Observation?code=http://loinc.org|8867-4&_count=1&_elements=valueQuantity"
+say "serving $url (the binary is $firn; Ctrl-C stops it)"
+wait "$server"

@@ -62,7 +62,7 @@ fn thirty_two_clients_with_if_match_lose_no_update() {
         .parse()
         .unwrap();
     println!(
-        "{clients} clients x {attempts} attempts: {} updates (200), {conflicts} refused (412), final version {version}",
+        "suite: server {clients} clients x {attempts} attempts: {} updates (200), {conflicts} refused (412), final version {version}",
         marks.len()
     );
     assert_eq!(marks.len() + conflicts, clients * attempts);

@@ -128,6 +128,6 @@ fn kill_nine_during_writes_leaves_a_consistent_store() {
         );
     }
     println!(
-        "{acked} acknowledged writes before kill -9; {checked} resources consistent after restart"
+        "suite: server {acked} acknowledged writes before kill -9; {checked} resources consistent after restart"
     );
 }

@@ -146,6 +146,15 @@ fn create_read_vread_update_delete_history() {
     );
     let at = s.get("/Patient/_history?_at=2000-01-01").json();
     assert_eq!(at["total"], 0);
+    // every version of this resource was current at some point this year
+    let year = &created["meta"]["lastUpdated"].as_str().unwrap()[..4];
+    let at = s.get(&format!("/Patient/{id}/_history?_at={year}")).json();
+    assert_eq!(at["total"], 4);
+    let at = s.get("/Patient/_history?_at=2999").json();
+    assert_eq!(
+        at["total"], 3,
+        "the current version of each of the 3 patients"
+    );
     let bad = s.get("/_history?_count=abc");
     assert_eq!(bad.status, 400);
     assert_eq!(s.get("/_history?colour=red").status, 400);

@@ -199,7 +199,7 @@ fn synthea_loads_through_transactions_and_searches_match_core() {
     let stored = read_back(&server);
     assert_eq!(stored.len(), original.len(), "every resource stored");
     println!(
-        "loaded {} Synthea resources through transaction Bundles in {load_secs:.1} s",
+        "suite: server loaded {} Synthea resources through transaction Bundles in {load_secs:.1} s",
         stored.len()
     );
     // conditional references were resolved to local ones
@@ -384,7 +384,7 @@ fn synthea_loads_through_transactions_and_searches_match_core() {
         }
     }
     println!(
-        "differential: {} queries, {nonempty} with results, {errors} refused identically, all equal to firn-core",
+        "suite: server differential: {} queries, {nonempty} with results, {errors} refused identically, all equal to firn-core",
         queries.len()
     );
     assert!(

@@ -26,8 +26,11 @@ CREATE TABLE IF NOT EXISTS resources (
     last_updated INTEGER NOT NULL,
     method TEXT NOT NULL,
     body TEXT,
-    entries BLOB,
     UNIQUE (type, id)
+);
+CREATE TABLE IF NOT EXISTS index_entries (
+    doc INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS resources_type_doc ON resources (type, doc);
 CREATE TABLE IF NOT EXISTS versions (
@@ -66,8 +69,9 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 ";
 
-/// Version 2: index entries stored as postcard bytes (compact, fast to decode).
-const SCHEMA_VERSION: &str = "2";
+/// Version 3: index entries as postcard bytes in their own table (compact rows that a search
+/// reads without touching the bodies).
+const SCHEMA_VERSION: &str = "3";
 
 fn backend(e: rusqlite::Error) -> StoreError {
     match e {
@@ -387,11 +391,11 @@ impl Session for SqliteSession<'_> {
         };
         let doc: i64 = c
             .prepare_cached(
-                "INSERT INTO resources (type, id, version, last_updated, method, body, entries) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                "INSERT INTO resources (type, id, version, last_updated, method, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
                  ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, \
                  last_updated = excluded.last_updated, method = excluded.method, \
-                 body = excluded.body, entries = excluded.entries RETURNING doc",
+                 body = excluded.body RETURNING doc",
             )
             .and_then(|mut st| {
                 st.query_row(
@@ -401,13 +405,24 @@ impl Session for SqliteSession<'_> {
                         v.version as i64,
                         v.last_updated,
                         v.method,
-                        v.body,
-                        entries_text
+                        v.body
                     ],
                     |r| r.get(0),
                 )
             })
             .map_err(backend)?;
+        match &entries_text {
+            Some(bytes) => c
+                .prepare_cached(
+                    "INSERT INTO index_entries (doc, data) VALUES (?1, ?2) \
+                     ON CONFLICT (doc) DO UPDATE SET data = excluded.data",
+                )
+                .and_then(|mut st| st.execute(params![doc, bytes])),
+            None => c
+                .prepare_cached("DELETE FROM index_entries WHERE doc = ?1")
+                .and_then(|mut st| st.execute([doc])),
+        }
+        .map_err(backend)?;
         c.prepare_cached("DELETE FROM postings WHERE doc = ?1")
             .and_then(|mut st| st.execute([doc]))
             .map_err(backend)?;
@@ -472,14 +487,20 @@ impl Session for SqliteSession<'_> {
     }
 
     fn entries(&self, doc: DocId) -> Result<Option<Entries>, StoreError> {
-        let bytes: Option<Option<Vec<u8>>> = self
+        // Decoded straight from SQLite's buffer (no copy of the blob).
+        let decoded: Option<Result<Entries, postcard::Error>> = self
             .c()
-            .prepare_cached("SELECT entries FROM resources WHERE doc = ?1 AND body IS NOT NULL")
-            .and_then(|mut st| st.query_row([doc as i64], |r| r.get(0)).optional())
+            .prepare_cached("SELECT data FROM index_entries WHERE doc = ?1")
+            .and_then(|mut st| {
+                st.query_row([doc as i64], |r| {
+                    Ok(postcard::from_bytes::<Entries>(r.get_ref(0)?.as_blob()?))
+                })
+                .optional()
+            })
             .map_err(backend)?;
-        match bytes.flatten() {
+        match decoded {
             None => Ok(None),
-            Some(b) => postcard::from_bytes::<Entries>(&b)
+            Some(d) => d
                 .map(Some)
                 .map_err(|e| StoreError::Corrupt(format!("index entries of doc {doc}: {e}"))),
         }
