@@ -15,6 +15,7 @@
 //! - [`bulk`]: the Bulk Data model: `$export`/`$import` requests, manifests, jobs and checkpoints.
 
 pub mod bulk;
+pub mod calendar;
 pub mod definitions;
 pub mod fhirpath;
 pub mod ndjson;

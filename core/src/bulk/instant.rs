@@ -1,6 +1,7 @@
 //! FHIR `instant`s, as far as Bulk Data needs them: parse `_since`/`_until`/`meta.lastUpdated`
 //! and compare them across time zones.
 
+use crate::calendar;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::fmt;
@@ -69,7 +70,7 @@ impl Instant {
         let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
         if !(1..=12).contains(&mo)
             || d < 1
-            || d > days_in_month(y, mo)
+            || d > i64::from(calendar::days_in_month(y, mo as u32))
             || h > 23
             || mi > 59
             || s > 60
@@ -110,7 +111,7 @@ impl Instant {
             }
             _ => return None,
         };
-        let days = days_from_civil(y, mo, d);
+        let days = calendar::days_from_civil(y, mo as u32, d as u32);
         let epoch_seconds = days * 86_400 + h * 3600 + mi * 60 + s - offset_minutes * 60;
         Some(Instant {
             epoch_seconds,
@@ -118,30 +119,6 @@ impl Instant {
             text: text.to_string(),
         })
     }
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -67,42 +67,18 @@ fn digits(s: &[u8], n: usize) -> Option<(u32, &[u8])> {
     Some((v, &s[n..]))
 }
 
+/// Days in a month, in this module's integer types.
 pub fn days_in_month(year: i32, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ => {
-            if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 {
-                29
-            } else {
-                28
-            }
-        }
-    }
+    crate::calendar::days_in_month(year as i64, month as u32) as u8
 }
 
-/// Days since 1970-01-01 (proleptic Gregorian).
 fn days_from_civil(y: i32, m: u8, d: u8) -> i64 {
-    let y = if m <= 2 { y as i64 - 1 } else { y as i64 };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
+    crate::calendar::days_from_civil(y as i64, m as u32, d as u32)
 }
 
 fn civil_from_days(z: i64) -> (i32, u8, u8) {
-    let z = z + 719468;
-    let era = if z >= 0 { z } else { z - 146096 } / 146097;
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
+    let (y, m, d) = crate::calendar::civil_from_days(z);
+    (y as i32, m as u8, d as u8)
 }
 
 fn parse_tz(s: &[u8]) -> Option<(Option<i16>, &[u8])> {

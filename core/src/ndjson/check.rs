@@ -266,7 +266,10 @@ impl LineChecker {
             ParseLevel::Full => {
                 let v: Value = serde_json::from_slice(bytes).map_err(|e| (json_error(&e), None))?;
                 let Value::Object(map) = &v else {
-                    return Err((LineError::NotAnObject(json_kind(&v).into()), None));
+                    return Err((
+                        LineError::NotAnObject(crate::validate::json_kind(&v).into()),
+                        None,
+                    ));
                 };
                 let rt = match map.get("resourceType") {
                     None => return Err((LineError::MissingResourceType, None)),
@@ -381,17 +384,6 @@ fn json_error(e: &serde_json::Error) -> LineError {
     LineError::InvalidJson {
         message,
         column: Some(e.column() as u64),
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -42,6 +42,7 @@ pub use package::Package;
 use crate::definitions::{Definitions, ExtensionDef, Membership};
 use crate::outcome::{Issue, IssueType, OperationOutcome};
 use primitive::Primitives;
+pub(crate) use primitive::json_kind;
 use profile::Profiles;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};

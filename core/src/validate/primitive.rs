@@ -43,14 +43,14 @@ impl Primitives {
                 Value::Bool(_) => Ok(()),
                 _ => Err(format!(
                     "a boolean must be JSON true or false, not {}",
-                    kind(value)
+                    json_kind(value)
                 )),
             },
             "integer" | "unsignedInt" | "positiveInt" | "integer64" => {
                 let Value::Number(n) = value else {
                     return Err(format!(
                         "an {ty} must be a JSON number, not {}",
-                        kind(value)
+                        json_kind(value)
                     ));
                 };
                 let Some(i) = n.as_i64() else {
@@ -72,12 +72,15 @@ impl Primitives {
                 Value::Number(n) => Err(format!("{n} is not a finite decimal")),
                 _ => Err(format!(
                     "a decimal must be a JSON number, not {}",
-                    kind(value)
+                    json_kind(value)
                 )),
             },
             _ => {
                 let Value::String(s) = value else {
-                    return Err(format!("a {ty} must be a JSON string, not {}", kind(value)));
+                    return Err(format!(
+                        "a {ty} must be a JSON string, not {}",
+                        json_kind(value)
+                    ));
                 };
                 self.check_str(ty, s)
             }
@@ -115,8 +118,8 @@ impl Primitives {
     }
 }
 
-/// The JSON kind of a value, for messages.
-pub(crate) fn kind(v: &Value) -> &'static str {
+/// The JSON kind of a value (`an object`, `a string`, …), for messages.
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -165,13 +168,9 @@ fn check_calendar(s: &str) -> Result<(), String> {
         let (Some(y), Some(m), Some(d)) = (num(0, 4), num(5, 2), num(8, 2)) else {
             return Ok(());
         };
-        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        let days = match m {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return Err(format!("month {m} does not exist")),
+        let days = match crate::calendar::days_in_month(y as i64, m) {
+            0 => return Err(format!("month {m} does not exist")),
+            n => n,
         };
         if d == 0 || d > days {
             return Err(format!("day {d} does not exist in {y}-{m:02}"));

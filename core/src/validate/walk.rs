@@ -7,7 +7,7 @@
 //! cardinality check of its context's children. Invariants and profiles run afterwards over the
 //! same `Value` (see `invariant.rs` and `profile.rs`).
 
-use super::primitive::{clip, kind};
+use super::primitive::{clip, json_kind};
 use super::{Run, Validator};
 use crate::definitions::{BindingStrength, ElementDef, Membership};
 use crate::outcome::{Issue, IssueType};
@@ -21,7 +21,7 @@ impl Run<'_> {
             self.push(
                 Issue::error(
                     IssueType::Structure,
-                    format!("a resource must be a JSON object, not {}", kind(value)),
+                    format!("a resource must be a JSON object, not {}", json_kind(value)),
                 ),
                 path,
             );
@@ -168,7 +168,7 @@ impl Run<'_> {
                     other => run.push(
                         Issue::error(
                             IssueType::Structure,
-                            format!("'{key}' must hold objects, not {}", kind(other)),
+                            format!("'{key}' must hold objects, not {}", json_kind(other)),
                         ),
                         iloc,
                     ),
@@ -354,7 +354,7 @@ impl Run<'_> {
                     format!(
                         "{} must be a JSON object ({type_code}), not {}",
                         el.path,
-                        kind(item)
+                        json_kind(item)
                     ),
                 ),
                 loc,
