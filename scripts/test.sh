@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Firn test. Installs what is missing first (idempotent), then:
 # format check, clippy (warnings are errors), the whole workspace's tests (conformance suites print
-# their pass counts), and the wasm builds of firn-core with the .wasm size.
+# their pass counts), the wasm builds of firn-core, and the npm package (build with its .wasm size,
+# Node tests, Chromium tests of the package and the playground).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 ensure_rust_targets
 
@@ -26,9 +27,9 @@ fi
 say "wasm builds of firn-core"
 cargo build -p firn-core --target wasm32-unknown-unknown --release --locked
 cargo build -p firn-core --target wasm32-wasip2 --release --locked
-cargo build -p firn-wasm --target wasm32-unknown-unknown --profile release-wasm --locked
-wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release-wasm/firn_wasm.wasm"
-raw=$(stat -c %s "$wasm")
-gz=$(gzip -9 -c "$wasm" | wc -c)
-echo "wasm size: firn_wasm.wasm ${raw} bytes raw, ${gz} bytes gzip"
+
+# The npm package: builds firn-wasm (its size is printed as "wasm size: ..."), runs the Node tests and
+# the Chromium tests of the package and the playground.
+say "npm package and playground (wasm/scripts/test.sh)"
+bash "$FIRN_ROOT/wasm/scripts/test.sh"
 say "all tests passed"

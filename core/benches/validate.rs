@@ -1,5 +1,7 @@
-//! Validation throughput over the Synthea sample (resources per second, invariants included once
-//! the FHIRPath engine lands). Needs the reference data in ../shared; skips otherwise.
+//! Validation throughput over the Synthea sample (resources per second). `synthea_values` is the
+//! default validator, every R4 invariant evaluated by the FHIRPath engine; the variants isolate
+//! the cost of invariants (`_no_invariants`, `_invariant_plumbing`), of parsing text, and of a
+//! profile package. Needs the reference data in ../shared; skips otherwise.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use firn_core::validate::{CompiledInvariant, InvariantEngine, Validator};
@@ -9,7 +11,7 @@ use std::sync::Arc;
 /// sites, i.e. everything but the FHIRPath evaluation itself.
 struct AlwaysHolds;
 impl CompiledInvariant for AlwaysHolds {
-    fn holds(&self, _: &Value, _: &Value) -> Result<bool, String> {
+    fn holds(&self, _: &Value, _: &Value, _: &str) -> Result<bool, String> {
         Ok(true)
     }
 }
@@ -80,6 +82,15 @@ fn bench(c: &mut Criterion) {
             values
                 .iter()
                 .filter(|r| !plumbing.validate(r).outcome.has_errors())
+                .count()
+        })
+    });
+    let bare = Validator::builder().without_invariants().build().unwrap();
+    g.bench_function("synthea_values_no_invariants", |b| {
+        b.iter(|| {
+            values
+                .iter()
+                .filter(|r| !bare.validate(r).outcome.has_errors())
                 .count()
         })
     });

@@ -2,22 +2,17 @@
 //! split into rolling files.
 
 use std::path::PathBuf;
-use std::process::Command;
+mod common;
+
+/// `firn` with stdout and stderr together.
+fn firn(args: &[&str]) -> (i32, String) {
+    let (code, out, err) = common::firn(args);
+    (code, out + &err)
+}
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures/ndjson/Patient.bad-lines.ndjson")
-}
-
-fn firn(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_firn"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
 }
 
 #[test]

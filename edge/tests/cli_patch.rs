@@ -1,26 +1,11 @@
 //! `firn patch` / `firn diff` end to end: both formats, round trip, errors as OperationOutcome.
 
 use std::path::PathBuf;
-use std::process::Command;
-
-fn firn(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_firn"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::firn;
 
 fn temp(name: &str, v: &serde_json::Value) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("firn-cli-patch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, v.to_string()).unwrap();
-    p
+    common::temp("cli-patch", name, &v.to_string())
 }
 
 #[test]

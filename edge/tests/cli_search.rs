@@ -1,18 +1,7 @@
 //! `firn search` end to end: files in, results / Bundle / OperationOutcome out.
 
-use std::process::Command;
-
-fn firn(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_firn"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::firn;
 
 fn data() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("firn-cli-search-{}", std::process::id()));

@@ -1,24 +1,10 @@
 //! `firn validate` end to end: exit codes, locations, NDJSON line numbers, JSON output, levels.
 
-use std::process::Command;
-
-fn firn(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_firn"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
+mod common;
+use common::firn;
 
 fn temp(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("firn-cli-validate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
+    common::temp("cli-validate", name, text)
 }
 
 #[test]
@@ -27,7 +13,7 @@ fn json_file_with_errors_exits_1_with_locations() {
         "bad.json",
         "{\"resourceType\": \"Patient\",\n  \"birthDate\": \"2023-02-30\"}",
     );
-    let (code, out) = firn(&["validate", p.to_str().unwrap()]);
+    let (code, out, _) = firn(&["validate", p.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("bad.json:2:3: error [value] Patient.birthDate:"),
@@ -42,22 +28,26 @@ fn ndjson_reports_line_numbers_and_minimal_never_fails() {
         "two.ndjson",
         "{\"resourceType\":\"Patient\"}\n{\"resourceType\":\"Patient\",\"gender\":\"m\"}\n",
     );
-    let (code, out) = firn(&["validate", p.to_str().unwrap()]);
+    let (code, out, _) = firn(&["validate", p.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(
         out.contains("two.ndjson:2:27: error [code-invalid] Patient.gender"),
         "{out}"
     );
-    let (code, _) = firn(&["validate", "--level", "minimal", p.to_str().unwrap()]);
+    let (code, _, _) = firn(&["validate", "--level", "minimal", p.to_str().unwrap()]);
     assert_eq!(code, 0);
-    let (code, _) = firn(&["validate", "--level", "structure-only", p.to_str().unwrap()]);
+    let (code, _, _) = firn(&["validate", "--level", "structure-only", p.to_str().unwrap()]);
     assert_eq!(code, 0, "structure-only does not check bindings");
 }
 
 #[test]
 fn json_format_prints_operation_outcomes() {
-    let p = temp("ok.json", "{\"resourceType\":\"Patient\",\"active\":true}");
-    let (code, out) = firn(&["validate", "--format", "json", p.to_str().unwrap()]);
+    // With a narrative, so not even the dom-6 best-practice warning applies.
+    let p = temp(
+        "ok.json",
+        r#"{"resourceType":"Patient","active":true,"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">A</div>"}}"#,
+    );
+    let (code, out, _) = firn(&["validate", "--format", "json", p.to_str().unwrap()]);
     assert_eq!(code, 0);
     let oo: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(oo["resourceType"], "OperationOutcome");
@@ -67,7 +57,7 @@ fn json_format_prints_operation_outcomes() {
 #[test]
 fn unknown_profile_is_a_usage_error() {
     let p = temp("p.json", "{\"resourceType\":\"Patient\"}");
-    let (code, _) = firn(&[
+    let (code, _, _) = firn(&[
         "validate",
         "--profile",
         "http://x.org/p",

@@ -248,12 +248,15 @@ pub fn cases(xml: &str, case_tag: &str) -> Result<Vec<XmlCase>, String> {
     Ok(out)
 }
 
+/// XML attributes as `(name, value)` pairs, in document order.
+pub type Attrs = Vec<(String, String)>;
+
 /// One test case of an XML suite.
 #[derive(Debug, Clone)]
 pub struct XmlCase {
-    pub attrs: Vec<(String, String)>,
+    pub attrs: Attrs,
     /// `(element name, attributes, resource as JSON if the element wraps one)`.
-    pub parts: Vec<(String, Vec<(String, String)>, Option<Value>)>,
+    pub parts: Vec<(String, Attrs, Option<Value>)>,
 }
 
 impl XmlCase {

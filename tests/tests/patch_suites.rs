@@ -216,7 +216,7 @@ mod roundtrip {
                     m.shift_remove(&format!("_{last}"));
                 }
             }
-            2 | 3 | 4 if in_array => {
+            2..=4 if in_array => {
                 let companion = format!("{}/_{}", parent(par).0, parent(par).1);
                 if r.pointer(&companion).is_some() {
                     return; // keep primitive lists and their `_x` aligned: not edited here

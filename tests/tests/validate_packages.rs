@@ -181,11 +181,14 @@ fn patient() -> Value {
            "name": [{"family": "Doe"}], "multipleBirthInteger": 2})
 }
 
+/// Issues as `severity location: diagnostics`, without the dom-6 best-practice warning.
 fn issues(v: &Validator, r: &Value) -> Vec<String> {
     v.validate(r)
         .outcome
         .issues
         .iter()
+        // dom-6 (no narrative) is a best-practice warning these hand-made resources all earn.
+        .filter(|i| i.details_code.as_deref() != Some("dom-6"))
         .map(|i| {
             format!(
                 "{} {}: {}",

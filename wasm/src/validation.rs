@@ -5,15 +5,12 @@
 //! that validates thousands of resources pays for the set-up once.
 
 use crate::{input, throw_issue, throw_outcome, to_text};
-use firn_core::fhirpath::{Env, Expression};
 use firn_core::outcome::IssueType;
-use firn_core::validate::{CompiledInvariant, InvariantEngine, Level, Package, Validator};
+use firn_core::validate::{Level, Package, Validator};
 use serde::Deserialize;
-use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 
 /// `{profiles, level}` as JS passes them.
@@ -77,9 +74,10 @@ fn validator(config: Config) -> Result<Rc<Validator>, JsValue> {
         if let Some(v) = r.validators.get(&key) {
             return Ok(v.clone());
         }
+        // Invariants are on by default (firn-core's FHIRPath engine); opting out is faster.
         let mut b = Validator::builder().level(config.level);
-        if config.invariants {
-            b = b.invariants(Arc::new(FhirPathInvariants));
+        if !config.invariants {
+            b = b.without_invariants();
         }
         for (_, _, bytes) in &r.packages {
             b = b.package(bytes.clone());
@@ -168,41 +166,4 @@ pub fn loaded_packages() -> Vec<String> {
             .map(|(n, v, _)| format!("{n}#{v}"))
             .collect()
     })
-}
-
-/// FHIR invariants (`constraint` expressions) evaluated by firn-core's FHIRPath engine.
-struct FhirPathInvariants;
-
-/// One compiled invariant.
-struct Invariant(Expression);
-
-impl InvariantEngine for FhirPathInvariants {
-    fn compile(&self, expression: &str) -> Result<Box<dyn CompiledInvariant>, String> {
-        Expression::compile(expression)
-            .map(|e| Box::new(Invariant(e)) as Box<dyn CompiledInvariant>)
-            .map_err(|e| e.to_string())
-    }
-}
-
-impl CompiledInvariant for Invariant {
-    fn holds(&self, resource: &Value, focus: &Value) -> Result<bool, String> {
-        self.holds_in(resource, focus, "")
-    }
-
-    /// Empty → holds (nothing to violate); one boolean → its value; another single item → holds;
-    /// several items → an evaluation error (reported as "not checked", never as a violation).
-    fn holds_in(&self, resource: &Value, focus: &Value, context: &str) -> Result<bool, String> {
-        let items = self
-            .0
-            .evaluate_at(resource, focus, context, &Env::new())
-            .map_err(|e| e.to_string())?;
-        match items.as_slice() {
-            [] => Ok(true),
-            [one] => Ok(one.to_json().as_bool().unwrap_or(true)),
-            _ => Err(format!(
-                "{} items where one boolean was expected",
-                items.len()
-            )),
-        }
-    }
 }

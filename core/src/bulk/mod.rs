@@ -36,6 +36,6 @@ pub use request::{
     RequestError, S3Output, parameters_body, parse_query, percent_decode,
 };
 pub use scope::{
-    ExportFilter, TypeFilter, TypeFilterMatcher, group_patient_ids, patient_compartment_ids,
-    patient_id_of_reference,
+    ExportFilter, TypeFilter, TypeFilterMatcher, flatten_group, group_patient_ids,
+    patient_compartment_ids, patient_id_of_reference,
 };

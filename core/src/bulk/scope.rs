@@ -148,9 +148,14 @@ pub fn patient_compartment_ids(resource: &Value, defs: &Definitions) -> BTreeSet
 
 /// `Patient/123`, `https://x/fhir/Patient/123/_history/2` → `123`.
 pub fn patient_id_of_reference(reference: &str) -> Option<&str> {
+    id_of_reference(reference, "Patient")
+}
+
+/// The id in a reference to a resource of type `ty` (relative, absolute or versioned).
+fn id_of_reference<'r>(reference: &'r str, ty: &str) -> Option<&'r str> {
     let mut parts = reference.split('/');
     while let Some(p) = parts.next() {
-        if p == "Patient" {
+        if p == ty {
             return parts.next().filter(|id| !id.is_empty());
         }
     }
@@ -171,6 +176,71 @@ pub fn group_patient_ids(group: &Value) -> BTreeSet<String> {
         .filter_map(patient_id_of_reference)
         .map(str::to_string)
         .collect()
+}
+
+/// Levels of Groups expanded, the exported Group included; deeper ones are not expanded (a guard against pathological data; FHIR sets no
+/// limit, real member hierarchies are a few levels deep).
+const MAX_GROUP_DEPTH: usize = 16;
+
+/// A Group whose members are the Patients of `group` and of every Group nested in it, so that a
+/// Group-level export of nested Groups scopes like a flat one: pass the result to
+/// [`ExportFilter::new`]. `resolve` fetches a member Group by id (the host's store); Groups it cannot
+/// find, cycles, inactive members (at every level) and Groups more than 16 levels down are skipped.
+///
+/// ```
+/// use firn_core::bulk::{flatten_group, group_patient_ids};
+/// use serde_json::json;
+/// let inner = json!({"resourceType": "Group", "id": "ward", "member": [
+///     {"entity": {"reference": "Patient/b"}}, {"entity": {"reference": "Group/top"}}]});
+/// let top = json!({"resourceType": "Group", "id": "top", "member": [
+///     {"entity": {"reference": "Patient/a"}}, {"entity": {"reference": "Group/ward"}}]});
+/// let flat = flatten_group(&top, &|id| (id == "ward").then(|| inner.clone()));
+/// assert_eq!(group_patient_ids(&flat).into_iter().collect::<Vec<_>>(), ["a", "b"]);
+/// ```
+pub fn flatten_group(group: &Value, resolve: &dyn Fn(&str) -> Option<Value>) -> Value {
+    let mut patients = BTreeSet::new();
+    let mut seen = HashSet::new();
+    if let Some(id) = group.get("id").and_then(Value::as_str) {
+        seen.insert(id.to_string());
+    }
+    let mut level = vec![group.clone()];
+    for _ in 0..MAX_GROUP_DEPTH {
+        let mut next = Vec::new();
+        for g in &level {
+            patients.extend(group_patient_ids(g));
+            let members = g.get("member").and_then(Value::as_array);
+            for m in members.map(Vec::as_slice).unwrap_or_default() {
+                if m.get("inactive").and_then(Value::as_bool) == Some(true) {
+                    continue;
+                }
+                let Some(id) = m
+                    .pointer("/entity/reference")
+                    .and_then(Value::as_str)
+                    .and_then(|r| id_of_reference(r, "Group"))
+                else {
+                    continue;
+                };
+                if seen.insert(id.to_string())
+                    && let Some(inner) = resolve(id)
+                {
+                    next.push(inner);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        level = next;
+    }
+    let member: Vec<Value> = patients
+        .into_iter()
+        .map(|id| serde_json::json!({"entity": {"reference": format!("Patient/{id}")}}))
+        .collect();
+    let mut flat = serde_json::json!({"resourceType": "Group", "member": member});
+    if let Some(id) = group.get("id") {
+        flat["id"] = id.clone();
+    }
+    flat
 }
 
 /// An export's inclusion rules, ready to apply to resources one by one.
@@ -318,6 +388,29 @@ mod tests {
     use super::*;
     use crate::bulk::request::parse_query;
     use serde_json::json;
+
+    #[test]
+    fn nested_groups_flatten_skipping_inactive_missing_and_deep() {
+        let groups: Vec<Value> = (0..20)
+            .map(|i| {
+                json!({"resourceType": "Group", "id": format!("g{i}"), "member": [
+                    {"entity": {"reference": format!("Patient/p{i}")}},
+                    {"entity": {"reference": format!("https://x/fhir/Group/g{}", i + 1)}},
+                    {"entity": {"reference": "Group/missing"}},
+                    {"entity": {"reference": format!("Patient/inactive{i}")}, "inactive": true},
+                    {"entity": {"reference": format!("Group/inactive-g{i}")}, "inactive": true}
+                ]})
+            })
+            .collect();
+        let resolve = |id: &str| groups.iter().find(|g| g["id"] == id).cloned();
+        let flat = flatten_group(&groups[0], &resolve);
+        let ids = group_patient_ids(&flat);
+        // 16 levels of Groups, g0 included: p0..p15; nothing inactive, nothing from missing Groups.
+        assert_eq!(ids.len(), 16, "{ids:?}");
+        assert!(ids.contains("p15") && !ids.contains("p16"));
+        assert!(ids.iter().all(|id| !id.starts_with("inactive")));
+        assert_eq!(flat["id"], "g0");
+    }
 
     struct StatusIs;
     impl TypeFilterMatcher for StatusIs {

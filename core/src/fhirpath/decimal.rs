@@ -194,10 +194,6 @@ impl Decimal {
         Some(Decimal::new(a % b, s))
     }
 
-    pub fn neg(self) -> Decimal {
-        Decimal::new(-self.mantissa, self.scale)
-    }
-
     pub fn abs(self) -> Decimal {
         Decimal::new(self.mantissa.abs(), self.scale)
     }
@@ -340,6 +336,13 @@ impl fmt::Display for Decimal {
             let (i, fr) = digits.split_at(digits.len() - scale);
             write!(f, "{i}.{fr}")
         }
+    }
+}
+
+impl std::ops::Neg for Decimal {
+    type Output = Decimal;
+    fn neg(self) -> Decimal {
+        Decimal::new(-self.mantissa, self.scale)
     }
 }
 

@@ -337,11 +337,6 @@ struct Scope<'s, 'a> {
     total: Option<&'s Item<'a>>,
 }
 
-const NO_SCOPE: Scope<'static, 'static> = Scope {
-    index: None,
-    total: None,
-};
-
 pub(crate) fn evaluate<'a, 'e: 'a>(
     root: &Node,
     resource: &'a Value,
@@ -519,6 +514,8 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
     }
 
     /// Pushes the item(s) of one JSON property (value + `_` companion).
+    // The arguments are the navigation step's parts; bundling them would cost a struct per step.
+    #[allow(clippy::too_many_arguments)]
     fn push_prop(
         &self,
         parent: &Item<'a>,
@@ -800,9 +797,9 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                             .map(|x| Item::sys(Val::Int(x)))
                             .into_iter()
                             .collect()),
-                        Some(Val::Dec(d)) => Ok(vec![Item::sys(Val::Dec(d.neg()))]),
+                        Some(Val::Dec(d)) => Ok(vec![Item::sys(Val::Dec(-d))]),
                         Some(Val::Quantity(q)) => Ok(vec![Item::sys(Val::Quantity(Box::new(
-                            Quantity::new(q.value.neg(), q.unit.clone()),
+                            Quantity::new(-q.value, q.unit.clone()),
                         )))]),
                         _ => err("unary minus needs a number or quantity"),
                     },
@@ -962,23 +959,6 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             [one] => match one.prim() {
                 Some(Val::Bool(b)) => Ok(Some(b)),
                 _ => Ok(Some(true)),
-            },
-            _ => err("expected a single boolean"),
-        }
-    }
-
-    /// Strict boolean: a single item that is not a boolean is an error.
-    fn bool_strict(&self, v: &[Item<'a>]) -> R<Option<bool>> {
-        match v {
-            [] => Ok(None),
-            [one] => match one.prim() {
-                Some(Val::Bool(b)) => Ok(Some(b)),
-                Some(Val::Str(s)) => match &*s {
-                    "true" => Ok(Some(true)),
-                    "false" => Ok(Some(false)),
-                    _ => err("expected a boolean"),
-                },
-                _ => err("expected a boolean"),
             },
             _ => err("expected a single boolean"),
         }
@@ -1251,6 +1231,12 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                             Ok(if ok { vec![x.clone()] } else { vec![] })
                         }
                     }
+                    // See `Env::lenient_as`: R4's dom-3 applies as() to collections.
+                    many if func == F::As && self.env.lenient_as => Ok(many
+                        .iter()
+                        .filter(|x| self.as_type(x, ts))
+                        .cloned()
+                        .collect()),
                     _ => err(format!("{}() needs a single item", func.name())),
                 }
             }
@@ -1893,7 +1879,9 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
     }
 
     fn sort(&self, input: Vec<Item<'a>>, args: &[Node], sc: Scope<'_, 'a>) -> R<Vec<Item<'a>>> {
-        let mut keyed: Vec<(Vec<(Option<Val<'a>>, bool)>, Item<'a>)> = Vec::new();
+        // Each item with its sort keys (value, descending?).
+        type Keyed<'v> = (Vec<(Option<Val<'v>>, bool)>, Item<'v>);
+        let mut keyed: Vec<Keyed<'a>> = Vec::new();
         for (i, it) in input.into_iter().enumerate() {
             let mut keys = Vec::new();
             if args.is_empty() {
@@ -2019,14 +2007,15 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                 let Some(e) = dec(&ev) else {
                     return err("power() needs a number");
                 };
-                if is_int && let Val::Int(ei) = ev {
-                    if ei >= 0 {
-                        let Val::Int(b) = v else { unreachable!() };
-                        return ok(u32::try_from(ei)
-                            .ok()
-                            .and_then(|e| b.checked_pow(e))
-                            .map(Val::Int));
-                    }
+                if is_int
+                    && let Val::Int(ei) = ev
+                    && ei >= 0
+                {
+                    let Val::Int(b) = v else { unreachable!() };
+                    return ok(u32::try_from(ei)
+                        .ok()
+                        .and_then(|e| b.checked_pow(e))
+                        .map(Val::Int));
                 }
                 let r = f.powf(e.to_f64());
                 ok(if r.is_nan() {
@@ -2463,7 +2452,7 @@ fn arith<'a>(op: BinOp, x: Val<'a>, y: Val<'a>) -> R<Option<Val<'a>>> {
         (Val::Date(d), Val::Quantity(q)) | (Val::DateTime(d), Val::Quantity(q))
             if matches!(op, BinOp::Add | BinOp::Sub) =>
         {
-            let is_date = matches!(x_kind(&d), true);
+            let is_date = x_kind(&d);
             let _ = is_date;
             let unit = match calendar_unit(&q.unit) {
                 Some(u) => u,
@@ -2479,7 +2468,7 @@ fn arith<'a>(op: BinOp, x: Val<'a>, y: Val<'a>) -> R<Option<Val<'a>>> {
                 if d.precision <= Precision::Day
                     && !d.has_time()
                     && r.tz.is_none()
-                    && !matches!(d.tz, Some(_))
+                    && d.tz.is_none()
                 {
                     Val::Date(r)
                 } else {
@@ -2802,7 +2791,7 @@ fn b64_decode(s: &str, url: bool) -> Option<Vec<u8>> {
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -2867,16 +2856,16 @@ fn html_ok(s: &str) -> bool {
         match b[i] {
             b'<' => in_tag = true,
             b'>' => in_tag = false,
-            b' ' | b'\t' | b'\n' if in_tag => {
-                if b.get(i + 1) == Some(&b'o') && b.get(i + 2) == Some(&b'n') {
-                    let rest = &lower[i + 1..];
-                    let name: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphabetic())
-                        .collect();
-                    if name.len() > 2 && rest[name.len()..].trim_start().starts_with('=') {
-                        return false;
-                    }
+            b' ' | b'\t' | b'\n'
+                if in_tag && b.get(i + 1) == Some(&b'o') && b.get(i + 2) == Some(&b'n') =>
+            {
+                let rest = &lower[i + 1..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphabetic())
+                    .collect();
+                if name.len() > 2 && rest[name.len()..].trim_start().starts_with('=') {
+                    return false;
                 }
             }
             _ => {}

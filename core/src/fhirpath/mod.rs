@@ -33,6 +33,7 @@
 pub mod datetime;
 pub mod decimal;
 mod eval;
+pub mod invariants;
 mod parser;
 pub mod quantity;
 
@@ -170,6 +171,7 @@ pub struct Env<'e> {
     conforms_to: Option<Arc<ConformsTo>>,
     strict: bool,
     check_ordered: bool,
+    lenient_as: bool,
     now: Option<datetime::DateTime>,
 }
 
@@ -229,6 +231,16 @@ impl<'e> Env<'e> {
     /// (`valueQuantity`) and non-boolean criteria are errors instead of empty results.
     pub fn strict(mut self, on: bool) -> Env<'e> {
         self.strict = on;
+        self
+    }
+
+    /// Lets `as(T)` over a collection of several items filter like `ofType(T)` instead of
+    /// failing. FHIRPath says several items are an error (and the official suite tests it), but
+    /// R4's own invariants rely on the old behaviour — dom-3 applies
+    /// `descendants().as(canonical)` — so invariant evaluation turns this on, as the reference
+    /// validator does.
+    pub fn lenient_as(mut self, on: bool) -> Env<'e> {
+        self.lenient_as = on;
         self
     }
 

@@ -362,7 +362,11 @@ funcs! {
 }
 
 /// A parsed expression tree.
+///
+/// `pos` fields keep each node's source offset for runtime error messages; not all errors use
+/// them yet.
 #[derive(Debug, Clone)]
+#[allow(dead_code)]
 pub enum Node {
     Lit(Lit),
     /// A member name evaluated against the focus (`name` at the start of a path or after `.`).

@@ -635,10 +635,8 @@ fn replace(doc: &mut Value, target: &[PathStep], value: &PatchValue) -> Result<(
             }
             let ckey = format!("_{base}");
             match (obj.get_mut(&ckey), companion) {
-                (Some(Value::Array(c)), comp) => {
-                    if *i < c.len() {
-                        c[*i] = comp.unwrap_or(Value::Null);
-                    }
+                (Some(Value::Array(c)), comp) if *i < c.len() => {
+                    c[*i] = comp.unwrap_or(Value::Null);
                 }
                 (None, Some(comp)) => {
                     let len = obj.get(&base).and_then(Value::as_array).map_or(0, Vec::len);

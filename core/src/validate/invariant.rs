@@ -7,8 +7,9 @@
 //! resource); after the walk the sites are evaluated. An expression the engine cannot compile gives
 //! one informational issue per constraint key — never a false error.
 //!
-//! `ele-1` (no empty elements) and `ext-1` (value xor extensions) are checked natively by the walk,
-//! which is both faster and gives better messages, so they are not evaluated again here.
+//! `ele-1` (no empty elements), `ext-1` (value xor extensions) and the narrative rules `txt-1`/
+//! `txt-2` (`htmlChecks()`) are checked natively by the walk, which is both faster and gives
+//! better messages, so they are not evaluated again here.
 
 use super::Run;
 use crate::definitions::{Constraint, Definitions};
@@ -28,7 +29,7 @@ use std::sync::Arc;
 /// struct Tiny;
 /// struct HasDetails;
 /// impl CompiledInvariant for HasDetails {
-///     fn holds(&self, _resource: &Value, focus: &Value) -> Result<bool, String> {
+///     fn holds(&self, _resource: &Value, focus: &Value, _context: &str) -> Result<bool, String> {
 ///         Ok(["name", "telecom", "address", "organization"].iter().any(|k| focus.get(k).is_some()))
 ///     }
 /// }
@@ -50,21 +51,14 @@ pub trait InvariantEngine: Send + Sync {
 
 /// A compiled invariant expression.
 pub trait CompiledInvariant: Send + Sync {
-    /// Evaluates the expression with `focus` as its context (and `%resource` = `resource`).
+    /// Evaluates the expression with `focus` as its context (and `%resource` = `resource`);
+    /// `context` is the focus's type (`HumanName`, or `Patient.contact` for an inline group).
     /// `Ok(true)` when the invariant holds; `Err` when evaluation fails.
-    fn holds(&self, resource: &Value, focus: &Value) -> Result<bool, String>;
-
-    /// [`holds`](Self::holds), told the focus's context: its type (`HumanName`) or, for an inline
-    /// group, its element path (`Patient.contact`) — what a typed FHIRPath engine needs to resolve
-    /// choice elements. Empty when unknown. The default ignores it.
-    fn holds_in(&self, resource: &Value, focus: &Value, context: &str) -> Result<bool, String> {
-        let _ = context;
-        self.holds(resource, focus)
-    }
+    fn holds(&self, resource: &Value, focus: &Value, context: &str) -> Result<bool, String>;
 }
 
 /// Keys the walk checks natively.
-const NATIVE: &[&str] = &["ele-1", "ext-1"];
+const NATIVE: &[&str] = &["ele-1", "ext-1", "txt-1", "txt-2"];
 
 /// Every compiled constraint expression, keyed by expression text.
 pub(crate) struct Invariants {
@@ -113,15 +107,20 @@ pub(crate) enum Source {
 pub(crate) struct Site {
     pub(crate) constraint: Source,
     pub(crate) location: String,
+    /// The focus's FHIRPath type (`HumanName`; `Patient.contact` for inline groups).
+    pub(crate) context: String,
     /// Index into `Run::resource_locs`: the enclosing resource, for `%resource`.
     pub(crate) resource: usize,
-    /// The focus's type or inline-group path ([`CompiledInvariant::holds_in`]).
-    pub(crate) context: String,
 }
 
 impl Site {
     /// A site, unless the constraint is checked natively or has no expression.
-    pub(crate) fn new(constraint: Source, location: &str, resource: usize) -> Option<Site> {
+    pub(crate) fn new(
+        constraint: Source,
+        location: &str,
+        context: &str,
+        resource: usize,
+    ) -> Option<Site> {
         let c: &Constraint = match &constraint {
             Source::Core(c) => c,
             Source::Profile(c) => c,
@@ -132,15 +131,9 @@ impl Site {
         Some(Site {
             constraint,
             location: location.to_string(),
+            context: context.to_string(),
             resource,
-            context: String::new(),
         })
-    }
-
-    /// The site with its focus's context.
-    pub(crate) fn in_context(mut self, context: &str) -> Site {
-        self.context = context.to_string();
-        self
     }
 
     fn constraint(&self) -> &Constraint {
@@ -176,7 +169,7 @@ impl Run<'_> {
                 .compiled
                 .get(c.expression.as_deref().unwrap_or_default())
             {
-                Some(Ok(compiled)) => match compiled.holds_in(resource, focus, &s.context) {
+                Some(Ok(compiled)) => match compiled.holds(resource, focus, &s.context) {
                     Ok(true) => {}
                     Ok(false) => {
                         let severity = if c.severity == "error" {

@@ -143,6 +143,7 @@ pub struct ValidatorBuilder {
     packages: Vec<Vec<u8>>,
     profiles: Vec<String>,
     engine: Option<Arc<dyn InvariantEngine>>,
+    without_invariants: bool,
 }
 
 impl std::fmt::Debug for ValidatorBuilder {
@@ -181,10 +182,26 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Evaluates invariants (`constraint`s) with this FHIRPath engine. Every distinct expression
-    /// is compiled once, here.
+    /// Evaluates invariants (`constraint`s) with this FHIRPath engine instead of the built-in
+    /// [`FhirPathInvariants`](crate::fhirpath::invariants::FhirPathInvariants). Every distinct
+    /// expression is compiled once, when the validator is built.
     pub fn invariants(mut self, engine: Arc<dyn InvariantEngine>) -> Self {
         self.engine = Some(engine);
+        self.without_invariants = false;
+        self
+    }
+
+    /// Skips invariants (`ele-1` and `ext-1`, checked natively by the walk, still apply). For
+    /// callers that only need structure, cardinality, values and bindings, faster.
+    ///
+    /// ```
+    /// use firn_core::validate::Validator;
+    /// assert!(Validator::new().invariant_count() > 150);
+    /// assert_eq!(Validator::builder().without_invariants().build().unwrap().invariant_count(), 0);
+    /// ```
+    pub fn without_invariants(mut self) -> Self {
+        self.engine = None;
+        self.without_invariants = true;
         self
     }
 
@@ -200,9 +217,14 @@ impl ValidatorBuilder {
                 return Err(ValidateError::UnknownProfile(url.clone()));
             }
         }
-        let invariants = self
-            .engine
-            .map(|e| invariant::Invariants::new(&e, defs, profiles.constraint_expressions()));
+        let engine = match (self.engine, self.without_invariants) {
+            (_, true) => None,
+            (Some(e), false) => Some(e),
+            (None, false) => Some(Arc::new(crate::fhirpath::invariants::FhirPathInvariants)
+                as Arc<dyn InvariantEngine>),
+        };
+        let invariants =
+            engine.map(|e| invariant::Invariants::new(&e, defs, profiles.constraint_expressions()));
         Ok(Validator {
             defs,
             prims: Primitives::new(defs),
@@ -367,14 +389,14 @@ pub(crate) struct Run<'v> {
 }
 
 impl Run<'_> {
-    /// Records the constraints of `el` (and of its type's root) at `location`, whose item has the
-    /// FHIRPath `context` (type or inline-group path).
+    /// Records the constraints of `el` (and of its type's root) at `location`; `context` is the
+    /// focus's FHIRPath type (`HumanName`, or `Patient.contact` for an inline group).
     pub(crate) fn sites_for(
         &mut self,
         el: Option<&'static crate::definitions::ElementDef>,
         type_code: &str,
-        location: &str,
         context: &str,
+        location: &str,
     ) {
         if !self.collect_sites {
             return;
@@ -390,9 +412,9 @@ impl Run<'_> {
                 }
                 seen.push(&c.key);
                 if let Some(site) =
-                    invariant::Site::new(invariant::Source::Core(c), location, resource)
+                    invariant::Site::new(invariant::Source::Core(c), location, context, resource)
                 {
-                    self.sites.push(site.in_context(context));
+                    self.sites.push(site);
                 }
             }
         }

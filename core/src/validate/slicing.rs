@@ -394,12 +394,14 @@ impl Checker<'_, '_, '_> {
                     expression: Some(expr.to_string()),
                 };
                 let source = super::invariant::Source::Profile(Box::new(core));
-                if let Some(site) = super::invariant::Site::new(source, loc, resource) {
-                    let context = match ty {
-                        "BackboneElement" | "Element" => el["path"].as_str().unwrap_or(ty),
-                        _ => ty,
-                    };
-                    self.run.sites.push(site.in_context(context));
+                let context = match el["type"][0]["code"].as_str() {
+                    Some("BackboneElement" | "Element") | None => {
+                        el["path"].as_str().unwrap_or_default()
+                    }
+                    Some(t) => t,
+                };
+                if let Some(site) = super::invariant::Site::new(source, loc, context, resource) {
+                    self.run.sites.push(site);
                 }
             }
         }

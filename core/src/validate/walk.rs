@@ -76,7 +76,7 @@ impl Run<'_> {
         };
         self.resource_locs.push(path.clone());
         self.resource_stack.push(self.resource_locs.len() - 1);
-        self.sites_for(None, rt, &path, rt);
+        self.sites_for(None, rt, rt, &path);
         self.object(obj, rt, &path, true);
         self.resource_stack.pop();
         if rt == "Bundle" && !self.structure_only {
@@ -311,7 +311,7 @@ impl Run<'_> {
             if self.structure_only {
                 return;
             }
-            self.sites_for(Some(el), type_code, loc, type_code);
+            self.sites_for(Some(el), type_code, type_code, loc);
             if type_code == "xhtml"
                 && let Value::String(div) = item
             {
@@ -322,6 +322,13 @@ impl Run<'_> {
                         IssueType::Invalid
                     };
                     self.push(Issue::error(code, msg).with_details_code("txt-1"), loc);
+                }
+                if div.trim_start().starts_with("<div") && !super::xhtml::has_content(div) {
+                    let msg = "txt-2: the narrative SHALL have some non-whitespace content";
+                    self.push(
+                        Issue::error(IssueType::Invariant, msg).with_details_code("txt-2"),
+                        loc,
+                    );
                 }
             }
             if type_code == "code"
@@ -358,7 +365,7 @@ impl Run<'_> {
         if self.structure_only {
             return;
         }
-        self.sites_for(Some(el), type_code, loc, ctx);
+        self.sites_for(Some(el), type_code, ctx, loc);
         match type_code {
             "Coding" => {
                 let sys = obj.get("system").and_then(Value::as_str);

@@ -83,6 +83,27 @@ pub(crate) fn check_div(div: &str) -> Vec<(bool, String)> {
     out
 }
 
+/// txt-2: some non-whitespace text outside the tags, or an image.
+pub(crate) fn has_content(div: &str) -> bool {
+    let bytes = div.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'<' {
+            let end = find_tag_end(bytes, i + 1);
+            let tag = &bytes[i + 1..end.min(bytes.len())];
+            if tag.len() >= 3 && tag[..3].eq_ignore_ascii_case(b"img") {
+                return true;
+            }
+            i = end + 1;
+        } else if !bytes[i].is_ascii_whitespace() {
+            return true;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
 fn find_tag_end(bytes: &[u8], mut i: usize) -> usize {
     let mut quote = 0u8;
     while i < bytes.len() {
@@ -157,6 +178,21 @@ fn attributes(s: &str) -> Vec<(&str, &str)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn txt2_content() {
+        use super::has_content;
+        assert!(!has_content(
+            r#"<div xmlns="http://www.w3.org/1999/xhtml"> <p>  </p></div>"#
+        ));
+        assert!(has_content(
+            r#"<div xmlns="http://www.w3.org/1999/xhtml"><p>Hi</p></div>"#
+        ));
+        assert!(has_content(
+            r#"<div xmlns="http://www.w3.org/1999/xhtml"><IMG src="a"/></div>"#
+        ));
+        assert!(!has_content("<div><é"));
+    }
+
     use super::check_div;
 
     #[test]
