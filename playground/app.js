@@ -25,23 +25,35 @@ const invalidPatient = {
   gender: 'robot',
   birthDate: '1974-13-45',
   telecom: [{ system: 'pager', value: '555' }],
-  contact: [{}],
+  contact: [{ gender: 'male' }],
 };
 
 // ---- highlighting ----------------------------------------------------------------------------
 
-/** Renders `text` with <mark>s at the given ranges ({start, end, cls, id}); overlapping marks nest
- *  by taking the outermost first. */
+/** Renders `text` with <mark>s at the given ranges ({start, end, cls, id}). Ranges from a JSON tree
+ *  are nested or disjoint, so marks nest (an issue on `Patient.contact[0]` contains the marks of
+ *  issues inside it); a range crossing another is dropped. */
 function renderMarked(pre, text, marks) {
-  const sorted = [...marks].sort((a, b) => a.start - b.start || b.end - a.end);
+  const sorted = [...marks].filter((m) => m.end > m.start).sort((a, b) => a.start - b.start || b.end - a.end);
   let html = '';
   let pos = 0;
+  const open = [];
+  const closeUntil = (at) => {
+    while (open.length && open.at(-1).end <= at) {
+      const m = open.pop();
+      html += esc(text.slice(pos, m.end)) + '</mark>';
+      pos = m.end;
+    }
+  };
   for (const m of sorted) {
-    if (m.start < pos) continue; // overlapping: keep the first
+    closeUntil(m.start);
+    if (open.length && m.end > open.at(-1).end) continue; // crosses its parent
     html += esc(text.slice(pos, m.start));
-    html += `<mark class="${m.cls}" data-mark="${m.id}" title="${esc(m.title ?? '')}">${esc(text.slice(m.start, m.end))}</mark>`;
-    pos = m.end;
+    html += `<mark class="${m.cls}" data-mark="${m.id}" title="${esc(m.title ?? '')}">`;
+    pos = m.start;
+    open.push(m);
   }
+  closeUntil(Infinity);
   html += esc(text.slice(pos));
   pre.innerHTML = html;
 }
@@ -57,7 +69,8 @@ function rangeOf(issue, text, map, base = 0) {
   for (const loc of issue.expression ?? []) {
     const hit = nearest(map, pointerOf(loc));
     if (hit) {
-      const r = hit.range;
+      // An issue on the resource itself marks its resourceType, not the whole text.
+      const r = hit.pointer === '' ? map.get('/resourceType') ?? hit.range : hit.range;
       return { start: r.keyStart ?? r.start, end: r.end };
     }
   }

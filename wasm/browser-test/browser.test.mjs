@@ -86,13 +86,20 @@ test('playground: Validate pane lists issues and highlights them at their FHIRPa
   assert.ok(locs.some((l) => l.includes('Patient.gender')), locs.join(' | '));
   const genderMark = page.locator('#validate-source mark', { hasText: '"gender": "robot"' });
   assert.equal(await genderMark.count(), 1, await page.innerHTML('#validate-source'));
+  assert.ok(locs.some((l) => l.includes('Patient.contact[0]')), locs.join(' | '));
   // Clicking an issue marks its place.
   await page.locator('#validate-issues li', { hasText: 'Patient.gender' }).first().click();
   assert.equal(await page.locator('#validate-source mark.active').count(), 1);
   await page.screenshot({ path: join(outDir, 'playground-validate.png'), fullPage: true });
 
-  // A valid resource, typed in: no issues.
+  // A valid resource, typed in: no errors (only the dom-6 "should have narrative" warning); with
+  // narrative, no issues at all.
   await page.fill('#validate-input', JSON.stringify({ resourceType: 'Patient', id: 'ok', gender: 'female' }, null, 2));
+  await page.waitForFunction(() => document.querySelector('#validate-summary').textContent.startsWith('0 errors, 1 warning'));
+  assert.match(await page.textContent('#validate-issues'), /dom-6/);
+  assert.equal(await page.locator('#validate-source mark.warning', { hasText: '"resourceType"' }).count(), 1);
+  const narrative = { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">Ok</div>' };
+  await page.fill('#validate-input', JSON.stringify({ resourceType: 'Patient', id: 'ok', text: narrative, gender: 'female' }, null, 2));
   await page.waitForFunction(() => document.querySelector('#validate-summary').textContent.startsWith('No issues'));
 
   // NDJSON: issues name their line.

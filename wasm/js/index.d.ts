@@ -62,6 +62,8 @@ export interface ValidateOptions {
   profiles?: string[];
   /** strict (default): everything checked; structure-only; minimal: reported, never rejected. */
   level?: ValidationLevel;
+  /** Evaluate FHIRPath invariants (`constraint`s such as pat-1, per-1); default true. */
+  invariants?: boolean;
 }
 
 /** Validates a resource. Problems are issues of the returned outcome; bad options throw FirnError. */
