@@ -68,6 +68,18 @@ fn create_read_vread_update_delete_history() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), created);
     assert_eq!(r.header("etag"), Some("W/\"1\""));
+    // conditional read
+    let r = s
+        .req("GET", &format!("/Patient/{id}"))
+        .header("If-None-Match", "W/\"1\"")
+        .send();
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    let r = s
+        .req("GET", &format!("/Patient/{id}"))
+        .header("If-None-Match", "W/\"0\"")
+        .send();
+    assert_eq!(r.status, 200);
     // update
     let mut next = created.clone();
     next["gender"] = json!("other");

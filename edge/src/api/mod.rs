@@ -322,6 +322,7 @@ pub fn status_text(status: u16) -> String {
         200 => "OK",
         201 => "Created",
         204 => "No Content",
+        304 => "Not Modified",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -491,7 +492,7 @@ impl<S: Store> Api<S> {
             }
         };
         let body = match body {
-            Some(v) if status != 204 => {
+            Some(v) if status != 204 && status != 304 => {
                 headers.push(("content-type".into(), "application/fhir+json".into()));
                 if pretty {
                     serde_json::to_vec_pretty(&v)

@@ -309,6 +309,15 @@ impl<S: Store> Api<S> {
                 cur.version.version
             )));
         }
+        // Conditional read: the client's copy is current → 304 without a body.
+        if let Some(m) = call.header("if-none-match")
+            && m.split(',')
+                .any(|t| parse_etag(t).is_ok_and(|v| v == cur.version.version))
+        {
+            let mut r = versioned_reply(304, None, &cur.version);
+            r.location = None;
+            return Ok(r);
+        }
         let res = self.shape(parse_stored(&cur.version)?, call)?;
         let mut r = versioned_reply(200, Some(res), &cur.version);
         r.location = None;
