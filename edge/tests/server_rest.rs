@@ -598,7 +598,8 @@ fn input_limits_and_errors_are_operation_outcomes() {
     assert_eq!(s.get("/Patient/1/2/3/4").status, 404);
     assert_eq!(s.req("DELETE", "/").send().status, 405);
     assert_eq!(s.get("/Patient/none").status, 404);
-    assert_eq!(s.get("/?_type=Patient").status, 400);
+    assert_eq!(s.get("/?_type=Patient&_sort=_id").status, 400);
+    assert_eq!(s.get("/?_type=Spaceship").status, 400);
 }
 
 #[test]
@@ -666,6 +667,39 @@ fn search_get_post_paging_and_errors() {
     insta::assert_json_snapshot!("lenient_search", redact(&b, &s.base));
     // _summary=count
     assert_eq!(s.get("/Patient?_summary=count").json()["total"], 5);
+    // system-level search over several types
+    s.post(
+        "/Observation",
+        &json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}}),
+    );
+    let b = s.get("/?_type=Patient,Observation&_count=4").json();
+    assert_eq!(b["total"], 6);
+    assert_eq!(b["entry"].as_array().unwrap().len(), 4);
+    let next = b["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b2 = s.get(next.trim_start_matches(&s.base)).json();
+    assert_eq!(b2["entry"].as_array().unwrap().len(), 2);
+    assert_eq!(b2["entry"][1]["resource"]["resourceType"], "Observation");
+    let id = b["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        s.get(&format!("/?_id={id}")).json()["total"],
+        1,
+        "all types"
+    );
+    assert_eq!(
+        s.get("/?_type=Observation&_summary=count").json()["total"],
+        1
+    );
 }
 
 #[test]
