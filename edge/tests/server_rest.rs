@@ -848,3 +848,13 @@ fn data_survives_restart_and_kill() {
     assert_eq!(r.status, 200);
     assert_eq!(s.get("/Patient?family=durable").json()["total"], 1);
 }
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let s = Server::start("sigterm");
+    let id = id_of(&s.post("/Patient", &patient("Graceful")).json());
+    let data = s.data.clone();
+    assert!(s.terminate(), "firn serve exits 0 on SIGTERM");
+    let s = Server::start_on(data, &[]);
+    assert_eq!(s.get(&format!("/Patient/{id}")).status, 200);
+}

@@ -101,6 +101,19 @@ impl Server {
         self.req("DELETE", path).send()
     }
 
+    /// Sends SIGTERM and waits (up to 10 s) for a clean exit; returns whether it exited with 0.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
     /// Sends SIGKILL and waits.
     pub fn kill(mut self) -> PathBuf {
         let _ = self.child.kill();
