@@ -796,6 +796,33 @@ fn transaction_bundles_are_atomic_and_resolve_references() {
     assert_eq!(b["entry"][0]["resource"]["total"], 1);
     assert_eq!(s.get(&format!("/Patient/{did}")).status, 410);
 
+    // ifNoneExist in a transaction: a match is reused (200) and urn:uuid references point to it
+    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:11111111-1111-4111-8111-111111111111", "resource": patient("Silva"),
+         "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=urn:oid:1.2.36.146.595.217.0.1|Silva"}},
+        {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "height"},
+                      "subject": {"reference": "urn:uuid:11111111-1111-4111-8111-111111111111"}},
+         "request": {"method": "POST", "url": "Observation"}}]});
+    let r = s.post("/", &tx);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b2 = r.json();
+    assert_eq!(b2["entry"][0]["response"]["status"], "200 OK");
+    let obs2 = b2["entry"][1]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .split("/_history")
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        s.get(&format!("/{obs2}")).json()["subject"]["reference"],
+        pat_ref
+    );
+    assert_eq!(
+        s.get("/Patient?family=silva&_summary=count").json()["total"],
+        1
+    );
+
     // a failing entry rolls back everything
     let before = s.get("/_history?_summary=count").json()["total"].clone();
     let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
