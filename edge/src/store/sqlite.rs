@@ -73,6 +73,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
 /// reads without touching the bodies).
 const SCHEMA_VERSION: &str = "3";
 
+/// Idle read connections kept for reuse (more than the host's usual concurrency, so busy
+/// servers do not reopen connections).
+const MAX_POOLED_READERS: usize = 64;
+
 fn backend(e: rusqlite::Error) -> StoreError {
     match e {
         rusqlite::Error::SqliteFailure(f, _)
@@ -192,7 +196,7 @@ impl Drop for SqliteSession<'_> {
         if let Conn::Reader(c, store) = &mut self.conn
             && let Some(c) = c.take()
             && let Ok(mut pool) = store.readers.lock()
-            && pool.len() < 16
+            && pool.len() < MAX_POOLED_READERS
         {
             pool.push(c);
         }
