@@ -11,7 +11,7 @@ use firn_core::search::value::parse_date;
 use firn_core::search::{
     Entries, Query, SearchConfig, Summary, extract, search, subset, to_bundle,
 };
-use firn_core::validate::{Level, Validator};
+use firn_core::validate::Level;
 use serde_json::{Map, Value, json};
 
 /// The extension HealthLake adds to resources stored despite validation errors (`minimal`).
@@ -949,9 +949,8 @@ impl<S: Store> Api<S> {
         let validation = match &profile {
             None => self.validator(Level::Strict).validate(&resource),
             Some(p) => {
-                let v = Validator::builder()
-                    .profile(p.clone())
-                    .build()
+                let v = self
+                    .profile_validator(p)
                     .map_err(|e| ApiError::Outcome(400, e.into_outcome()))?;
                 v.validate(&resource)
             }
