@@ -6,8 +6,9 @@
 //! Readers use a small pool of connections, each session inside a read transaction (a
 //! consistent snapshot while a search runs several statements).
 //!
-//! The DDL below is SQLite's; the statements the sessions run are plain SQL that PostgreSQL and
-//! libSQL accept as written (`ON CONFLICT ... DO UPDATE`, `RETURNING`, positional parameters).
+//! The DDL, the pragmas and `BEGIN IMMEDIATE` are SQLite's; the statements the sessions run are
+//! plain SQL (`ON CONFLICT ... DO UPDATE`, `RETURNING`, `LIMIT ... OFFSET`, `NOT EXISTS`) that
+//! libSQL and Spin's SQLite accept as written, and PostgreSQL once `?N` placeholders become `$N`.
 
 use super::{Current, HistoryPage, HistoryQuery, Session, Store, StoreError, Version, index_rows};
 use firn_core::search::{DocId, Entries};
