@@ -21,6 +21,9 @@ pub struct ServeArgs {
     /// Public base URL used in Location headers and links (default http://HOST:PORT).
     #[arg(long)]
     base_url: Option<String>,
+    /// A FHIR package (.tgz, e.g. US Core) whose profiles validation uses; repeatable.
+    #[arg(long = "package", value_name = "TGZ")]
+    packages: Vec<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -30,6 +33,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         data: args.data,
         load: args.load,
         base_url: args.base_url,
+        packages: args.packages,
     };
     match firn_edge::serve::run(opts) {
         Ok(()) => ExitCode::SUCCESS,

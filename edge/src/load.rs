@@ -32,14 +32,16 @@ pub fn load_dir<S: Store>(api: &Api<S>, dir: &Path) -> std::io::Result<LoadRepor
     for f in files {
         report.files += 1;
         let name = f.display().to_string();
-        let text = std::fs::read_to_string(&f)?;
         if f.extension().is_some_and(|x| x == "ndjson") {
+            // Streamed line by line: files of any size load in constant memory.
+            let reader = std::io::BufReader::new(std::fs::File::open(&f)?);
             let mut chunk: Vec<(usize, Value)> = Vec::with_capacity(CHUNK);
-            for (n, line) in text.lines().enumerate() {
+            for (n, line) in std::io::BufRead::lines(reader).enumerate() {
+                let line = line?;
                 if line.trim().is_empty() {
                     continue;
                 }
-                match serde_json::from_str::<Value>(line) {
+                match serde_json::from_str::<Value>(&line) {
                     Ok(v) => chunk.push((n + 1, v)),
                     Err(e) => note(&mut report, format!("{name}:{}: {e}", n + 1)),
                 }
@@ -49,6 +51,7 @@ pub fn load_dir<S: Store>(api: &Api<S>, dir: &Path) -> std::io::Result<LoadRepor
             }
             store_chunk(api, &name, chunk, &mut report);
         } else {
+            let text = std::fs::read_to_string(&f)?;
             let req = Request::new("POST", "/")
                 .header("content-type", "application/fhir+json")
                 .body(text.into_bytes());

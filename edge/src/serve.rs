@@ -27,6 +27,8 @@ pub struct ServeOptions {
     pub load: Option<PathBuf>,
     /// The public base URL (default `http://host:port`).
     pub base_url: Option<String>,
+    /// FHIR packages (`.tgz`) for validation (profiles, value sets, extensions).
+    pub packages: Vec<PathBuf>,
 }
 
 type Shared = Arc<Api<SqliteStore>>;
@@ -69,7 +71,19 @@ async fn serve(opts: ServeOptions) -> Result<(), String> {
         base_url: base_url.clone(),
         ..ApiConfig::default()
     };
-    let api: Shared = Arc::new(Api::new(store, Box::new(SystemEnv::default()), config));
+    let mut packages = Vec::new();
+    for p in &opts.packages {
+        packages.push(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
+    }
+    let api = Api::with_packages(store, Box::new(SystemEnv::default()), config, packages)
+        .map_err(|e| format!("cannot load the FHIR packages: {e}"))?;
+    let api: Shared = Arc::new(api);
+    if !opts.packages.is_empty() {
+        tracing::info!(
+            packages = opts.packages.len(),
+            "FHIR packages loaded for validation"
+        );
+    }
     tracing::info!(database = %db.display(), "store opened");
     if let Some(dir) = opts.load.clone() {
         let started = Instant::now();

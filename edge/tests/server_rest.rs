@@ -68,6 +68,18 @@ fn create_read_vread_update_delete_history() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), created);
     assert_eq!(r.header("etag"), Some("W/\"1\""));
+    // conditional read
+    let r = s
+        .req("GET", &format!("/Patient/{id}"))
+        .header("If-None-Match", "W/\"1\"")
+        .send();
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    let r = s
+        .req("GET", &format!("/Patient/{id}"))
+        .header("If-None-Match", "W/\"0\"")
+        .send();
+    assert_eq!(r.status, 200);
     // update
     let mut next = created.clone();
     next["gender"] = json!("other");
@@ -586,7 +598,8 @@ fn input_limits_and_errors_are_operation_outcomes() {
     assert_eq!(s.get("/Patient/1/2/3/4").status, 404);
     assert_eq!(s.req("DELETE", "/").send().status, 405);
     assert_eq!(s.get("/Patient/none").status, 404);
-    assert_eq!(s.get("/?_type=Patient").status, 400);
+    assert_eq!(s.get("/?_type=Patient&_sort=_id").status, 400);
+    assert_eq!(s.get("/?_type=Spaceship").status, 400);
 }
 
 #[test]
@@ -654,6 +667,39 @@ fn search_get_post_paging_and_errors() {
     insta::assert_json_snapshot!("lenient_search", redact(&b, &s.base));
     // _summary=count
     assert_eq!(s.get("/Patient?_summary=count").json()["total"], 5);
+    // system-level search over several types
+    s.post(
+        "/Observation",
+        &json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}}),
+    );
+    let b = s.get("/?_type=Patient,Observation&_count=4").json();
+    assert_eq!(b["total"], 6);
+    assert_eq!(b["entry"].as_array().unwrap().len(), 4);
+    let next = b["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b2 = s.get(next.trim_start_matches(&s.base)).json();
+    assert_eq!(b2["entry"].as_array().unwrap().len(), 2);
+    assert_eq!(b2["entry"][1]["resource"]["resourceType"], "Observation");
+    let id = b["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        s.get(&format!("/?_id={id}")).json()["total"],
+        1,
+        "all types"
+    );
+    assert_eq!(
+        s.get("/?_type=Observation&_summary=count").json()["total"],
+        1
+    );
 }
 
 #[test]
@@ -750,6 +796,33 @@ fn transaction_bundles_are_atomic_and_resolve_references() {
     assert_eq!(b["entry"][0]["resource"]["total"], 1);
     assert_eq!(s.get(&format!("/Patient/{did}")).status, 410);
 
+    // ifNoneExist in a transaction: a match is reused (200) and urn:uuid references point to it
+    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:11111111-1111-4111-8111-111111111111", "resource": patient("Silva"),
+         "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=urn:oid:1.2.36.146.595.217.0.1|Silva"}},
+        {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "height"},
+                      "subject": {"reference": "urn:uuid:11111111-1111-4111-8111-111111111111"}},
+         "request": {"method": "POST", "url": "Observation"}}]});
+    let r = s.post("/", &tx);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b2 = r.json();
+    assert_eq!(b2["entry"][0]["response"]["status"], "200 OK");
+    let obs2 = b2["entry"][1]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .split("/_history")
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        s.get(&format!("/{obs2}")).json()["subject"]["reference"],
+        pat_ref
+    );
+    assert_eq!(
+        s.get("/Patient?family=silva&_summary=count").json()["total"],
+        1
+    );
+
     // a failing entry rolls back everything
     let before = s.get("/_history?_summary=count").json()["total"].clone();
     let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
@@ -801,4 +874,14 @@ fn data_survives_restart_and_kill() {
     let r = s.get(&format!("/Patient/{id}"));
     assert_eq!(r.status, 200);
     assert_eq!(s.get("/Patient?family=durable").json()["total"], 1);
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let s = Server::start("sigterm");
+    let id = id_of(&s.post("/Patient", &patient("Graceful")).json());
+    let data = s.data.clone();
+    assert!(s.terminate(), "firn serve exits 0 on SIGTERM");
+    let s = Server::start_on(data, &[]);
+    assert_eq!(s.get(&format!("/Patient/{id}")).status, 200);
 }

@@ -69,6 +69,9 @@ fn synth_is_deterministic() {
             "Practitioner.ndjson"
         ]
     );
+    for d in [a, b, c] {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
 #[test]
@@ -104,5 +107,6 @@ fn synth_ndjson_and_bundles_load_into_serve() {
         // chained search over generated data works
         let r = s.get("/Observation?code=http://loinc.org|8867-4&subject:Patient.gender=female&_summary=count");
         assert_eq!(r.status, 200, "{}", r.text());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

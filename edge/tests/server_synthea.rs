@@ -391,4 +391,46 @@ fn synthea_loads_through_transactions_and_searches_match_core() {
         nonempty >= 45,
         "too many empty queries ({nonempty} non-empty) — the test would prove little"
     );
+
+    // system-level search: the union of the per-type answers
+    let by_id = format!("_id={},{enc_id}", s(&cond["id"]));
+    for (types, q) in [
+        ("Patient,Practitioner", "_lastUpdated=ge2000-01-01"),
+        ("Condition,Encounter,Procedure", by_id.as_str()),
+    ] {
+        let mut want: BTreeSet<String> = BTreeSet::new();
+        for ty in types.split(',') {
+            want.extend(memory_search(&idx, ty, q).unwrap().0);
+        }
+        let mut got: BTreeSet<String> = BTreeSet::new();
+        let mut url = format!("/?_type={types}&{q}&_count=100");
+        loop {
+            let b = server.get(&url).json();
+            for e in b["entry"].as_array().into_iter().flatten() {
+                got.insert(key(&e["resource"]));
+            }
+            assert_eq!(
+                b["total"].as_u64().unwrap() as usize,
+                want.len(),
+                "?_type={types}&{q}"
+            );
+            match b["link"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["relation"] == "next")
+            {
+                Some(l) => {
+                    url = l["url"]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches(&server.base)
+                        .to_string()
+                }
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "?_type={types}&{q}");
+        assert!(!got.is_empty());
+    }
 }

@@ -452,6 +452,12 @@ impl<S: Store> Api<S> {
             if matches!(er.method.as_str(), "POST" | "PUT" | "PATCH") {
                 er.body = serde_json::to_vec(&res).unwrap_or_default();
             }
+            // ifNoneExist was resolved above, before any entry ran; running it again after
+            // earlier POSTs could point the entry somewhere its urn:uuid does not.
+            if er.method == "POST" {
+                er.headers
+                    .retain(|(k, _)| !k.eq_ignore_ascii_case("if-none-exist"));
+            }
             er.resource = Some(res);
         }
         // Run in the specification's order.

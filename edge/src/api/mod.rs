@@ -112,6 +112,11 @@ pub struct Api<S: Store> {
     pub env: Box<dyn Env>,
     pub config: ApiConfig,
     validators: [Validator; 3],
+    /// FHIR packages (`.tgz`) the validators know (profiles, value sets, extensions).
+    packages: Vec<Vec<u8>>,
+    /// `$validate?profile=` validators, built once per profile.
+    profile_validators:
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Validator>>>,
     last_now: AtomicI64,
 }
 
@@ -322,6 +327,7 @@ pub fn status_text(status: u16) -> String {
         200 => "OK",
         201 => "Created",
         204 => "No Content",
+        304 => "Not Modified",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -343,6 +349,7 @@ pub fn status_text(status: u16) -> String {
 }
 
 impl<S: Store> Api<S> {
+    /// An API validating against FHIR R4 core only.
     pub fn new(store: S, env: Box<dyn Env>, config: ApiConfig) -> Api<S> {
         let v = |l| {
             Validator::builder()
@@ -355,8 +362,62 @@ impl<S: Store> Api<S> {
             env,
             config,
             validators: [v(Level::Strict), v(Level::StructureOnly), v(Level::Minimal)],
+            packages: Vec::new(),
+            profile_validators: Default::default(),
             last_now: AtomicI64::new(0),
         }
+    }
+
+    /// An API whose validators also know these FHIR packages (`.tgz`, e.g. US Core): resources
+    /// claiming their profiles in `meta.profile` are checked against them at `strict`, and
+    /// `$validate?profile=` accepts their profiles.
+    pub fn with_packages(
+        store: S,
+        env: Box<dyn Env>,
+        config: ApiConfig,
+        packages: Vec<Vec<u8>>,
+    ) -> Result<Api<S>, firn_core::validate::ValidateError> {
+        let v = |l| {
+            packages
+                .iter()
+                .fold(Validator::builder().level(l), |b, p| b.package(p.clone()))
+                .build()
+        };
+        let validators = [
+            v(Level::Strict)?,
+            v(Level::StructureOnly)?,
+            v(Level::Minimal)?,
+        ];
+        let mut api = Api::new(store, env, config);
+        api.validators = validators;
+        api.packages = packages;
+        Ok(api)
+    }
+
+    /// A strict validator for one profile (cached).
+    pub(crate) fn profile_validator(
+        &self,
+        profile: &str,
+    ) -> Result<std::sync::Arc<Validator>, firn_core::validate::ValidateError> {
+        if let Some(v) = self
+            .profile_validators
+            .lock()
+            .ok()
+            .and_then(|m| m.get(profile).cloned())
+        {
+            return Ok(v);
+        }
+        let v = std::sync::Arc::new(
+            self.packages
+                .iter()
+                .fold(Validator::builder(), |b, p| b.package(p.clone()))
+                .profile(profile)
+                .build()?,
+        );
+        if let Ok(mut m) = self.profile_validators.lock() {
+            m.insert(profile.to_string(), v.clone());
+        }
+        Ok(v)
     }
 
     pub(crate) fn validator(&self, level: Level) -> &Validator {
@@ -491,7 +552,7 @@ impl<S: Store> Api<S> {
             }
         };
         let body = match body {
-            Some(v) if status != 204 => {
+            Some(v) if status != 204 && status != 304 => {
                 headers.push(("content-type".into(), "application/fhir+json".into()));
                 if pretty {
                     serde_json::to_vec_pretty(&v)

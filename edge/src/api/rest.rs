@@ -11,7 +11,7 @@ use firn_core::search::value::parse_date;
 use firn_core::search::{
     Entries, Query, SearchConfig, Summary, extract, search, subset, to_bundle,
 };
-use firn_core::validate::{Level, Validator};
+use firn_core::validate::Level;
 use serde_json::{Map, Value, json};
 
 /// The extension HealthLake adds to resources stored despite validation errors (`minimal`).
@@ -130,10 +130,7 @@ impl<S: Store> Api<S> {
                 let body = self.form_body(call)?;
                 self.search(s, ty, &body, call)
             }
-            Route::SystemSearch => Err(ApiError::NotSupported(
-                "system-level search (GET [base]?_type=...) is not supported; search each type"
-                    .into(),
-            )),
+            Route::SystemSearch => self.system_search(s, call),
             Route::SystemHistory => self.history(s, None, None, call),
             Route::TypeHistory(ty) => self.history(s, Some(ty), None, call),
             Route::InstanceHistory(ty, id) => self.history(s, Some(ty), Some(id), call),
@@ -308,6 +305,15 @@ impl<S: Store> Api<S> {
                 "{ty}/{id} was deleted (version {})",
                 cur.version.version
             )));
+        }
+        // Conditional read: the client's copy is current → 304 without a body.
+        if let Some(m) = call.header("if-none-match")
+            && m.split(',')
+                .any(|t| parse_etag(t).is_ok_and(|v| v == cur.version.version))
+        {
+            let mut r = versioned_reply(304, None, &cur.version);
+            r.location = None;
+            return Ok(r);
         }
         let res = self.shape(parse_stored(&cur.version)?, call)?;
         let mut r = versioned_reply(200, Some(res), &cur.version);
@@ -943,9 +949,8 @@ impl<S: Store> Api<S> {
         let validation = match &profile {
             None => self.validator(Level::Strict).validate(&resource),
             Some(p) => {
-                let v = Validator::builder()
-                    .profile(p.clone())
-                    .build()
+                let v = self
+                    .profile_validator(p)
                     .map_err(|e| ApiError::Outcome(400, e.into_outcome()))?;
                 v.validate(&resource)
             }
@@ -998,5 +1003,121 @@ impl<S: Store> Api<S> {
         }
         s.commit()?;
         Ok((stored, errors))
+    }
+}
+
+impl<S: Store> Api<S> {
+    /// `GET [base]?_type=A,B&...`: the same query over several types (every type without
+    /// `_type`), results in store order (the order resources were first written), offset paging.
+    /// Only parameters every listed type has (`_id`, `_lastUpdated`, `_tag`, ...) make sense;
+    /// `_sort`, `_include` and `_revinclude` are refused.
+    fn system_search(&self, s: &dyn Session, call: &Call<'_>) -> Result<Reply, ApiError> {
+        let mut types: Vec<String> = Vec::new();
+        let mut rest: Vec<(String, String)> = Vec::new();
+        let mut offset = 0usize;
+        let mut count = SearchConfig::default().default_count;
+        let mut summary_count = false;
+        for (k, v) in decode_form(call.query) {
+            match k.as_str() {
+                "_type" => types.extend(
+                    v.split(',')
+                        .map(|t| t.trim().to_string())
+                        .filter(|t| !t.is_empty()),
+                ),
+                "_offset" => {
+                    offset = v.parse().map_err(|_| {
+                        ApiError::BadRequest(format!("invalid _offset `{v}`: expected a number"))
+                    })?
+                }
+                "_count" => {
+                    let n: usize = v.parse().map_err(|_| {
+                        ApiError::BadRequest(format!("invalid _count `{v}`: expected a number"))
+                    })?;
+                    if n == 0 {
+                        return Err(ApiError::BadRequest("_count must be at least 1".into()));
+                    }
+                    count = n.min(SearchConfig::default().max_count);
+                }
+                "_summary" if v == "count" => summary_count = true,
+                "_sort"
+                | "_include"
+                | "_revinclude"
+                | "_include:iterate"
+                | "_revinclude:iterate" => {
+                    return Err(ApiError::NotSupported(format!(
+                        "{k} is not supported in a system-level search; search one type"
+                    )));
+                }
+                "_format" | "_pretty" => {}
+                _ => rest.push((k, v)),
+            }
+        }
+        if types.is_empty() {
+            types = firn_core::definitions::Definitions::r4()
+                .resource_types()
+                .map(str::to_string)
+                .collect();
+        }
+        let cfg = self.search_config(call);
+        let idx = SessionIndex::new(s);
+        let mut all: Vec<firn_core::search::DocId> = Vec::new();
+        for ty in &types {
+            let mut q = Query::from_pairs(ty, rest.clone(), &cfg)?;
+            q.result.count = Some(usize::MAX);
+            q.result.offset = 0;
+            let page = search(&idx, &q)?;
+            all.extend(page.matches);
+        }
+        idx.check()?;
+        all.sort_unstable();
+        let total = all.len();
+        let page: Vec<_> = if summary_count {
+            Vec::new()
+        } else {
+            all.iter().skip(offset).take(count).copied().collect()
+        };
+        let base = self.config.base_url.trim_end_matches('/');
+        let enc = firn_core::search::query::percent_encode;
+        let link = |off: usize| {
+            let mut ps: Vec<String> = Vec::new();
+            if !types.is_empty() && call.query.contains("_type") {
+                ps.push(format!("_type={}", enc(&types.join(","))));
+            }
+            ps.extend(rest.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))));
+            ps.push(format!("_count={count}"));
+            if off > 0 {
+                ps.push(format!("_offset={off}"));
+            }
+            format!("{base}/?{}", ps.join("&"))
+        };
+        let mut links = vec![json!({"relation": "self", "url": link(offset)})];
+        if !summary_count && offset + page.len() < total {
+            links.push(json!({"relation": "next", "url": link(offset + count)}));
+        }
+        if offset > 0 && !summary_count {
+            links.push(json!({"relation": "previous", "url": link(offset.saturating_sub(count))}));
+        }
+        let mut entries = Vec::new();
+        for d in page {
+            if let Some(res) = firn_core::search::SearchIndex::resource(&idx, d) {
+                let full = format!(
+                    "{base}/{}/{}",
+                    res["resourceType"].as_str().unwrap_or_default(),
+                    res["id"].as_str().unwrap_or_default()
+                );
+                entries.push(json!({"fullUrl": full, "resource": res.into_owned(),
+                                    "search": {"mode": "match"}}));
+            }
+        }
+        idx.check()?;
+        let mut b = Map::new();
+        b.insert("resourceType".into(), json!("Bundle"));
+        b.insert("type".into(), json!("searchset"));
+        b.insert("total".into(), json!(total));
+        b.insert("link".into(), Value::Array(links));
+        if !entries.is_empty() {
+            b.insert("entry".into(), Value::Array(entries));
+        }
+        Ok(Reply::ok(200, Value::Object(b)))
     }
 }

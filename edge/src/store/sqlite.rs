@@ -6,8 +6,9 @@
 //! Readers use a small pool of connections, each session inside a read transaction (a
 //! consistent snapshot while a search runs several statements).
 //!
-//! The DDL below is SQLite's; the statements the sessions run are plain SQL that PostgreSQL and
-//! libSQL accept as written (`ON CONFLICT ... DO UPDATE`, `RETURNING`, positional parameters).
+//! The DDL, the pragmas and `BEGIN IMMEDIATE` are SQLite's; the statements the sessions run are
+//! plain SQL (`ON CONFLICT ... DO UPDATE`, `RETURNING`, `LIMIT ... OFFSET`, `NOT EXISTS`) that
+//! libSQL and Spin's SQLite accept as written, and PostgreSQL once `?N` placeholders become `$N`.
 
 use super::{Current, HistoryPage, HistoryQuery, Session, Store, StoreError, Version, index_rows};
 use firn_core::search::{DocId, Entries};
@@ -72,6 +73,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
 /// Version 3: index entries as postcard bytes in their own table (compact rows that a search
 /// reads without touching the bodies).
 const SCHEMA_VERSION: &str = "3";
+
+/// Idle read connections kept for reuse (more than the host's usual concurrency, so busy
+/// servers do not reopen connections).
+const MAX_POOLED_READERS: usize = 64;
 
 fn backend(e: rusqlite::Error) -> StoreError {
     match e {
@@ -192,7 +197,7 @@ impl Drop for SqliteSession<'_> {
         if let Conn::Reader(c, store) = &mut self.conn
             && let Some(c) = c.take()
             && let Ok(mut pool) = store.readers.lock()
-            && pool.len() < 16
+            && pool.len() < MAX_POOLED_READERS
         {
             pool.push(c);
         }

@@ -18,6 +18,8 @@ pub struct Server {
     pub base: String,
     pub addr: String,
     pub data: PathBuf,
+    /// Keep the data directory when dropped (the test restarts on it).
+    keep_data: bool,
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
@@ -72,6 +74,7 @@ impl Server {
             base,
             addr,
             data,
+            keep_data: false,
         }
     }
 
@@ -101,8 +104,23 @@ impl Server {
         self.req("DELETE", path).send()
     }
 
+    /// Sends SIGTERM and waits (up to 10 s) for a clean exit; returns whether it exited with 0.
+    pub fn terminate(mut self) -> bool {
+        self.keep_data = true;
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
     /// Sends SIGKILL and waits.
     pub fn kill(mut self) -> PathBuf {
+        self.keep_data = true;
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.data.clone()
@@ -113,6 +131,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
     }
 }
 
