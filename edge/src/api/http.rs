@@ -88,7 +88,7 @@ pub fn http_date(ms: i64) -> String {
     ];
     let days = ms.div_euclid(86_400_000);
     let secs = ms.rem_euclid(86_400_000) / 1000;
-    let (y, m, d) = civil(days);
+    let (y, m, d) = firn_core::calendar::civil_from_days(days);
     format!(
         "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
         DAYS[days.rem_euclid(7) as usize],
@@ -97,18 +97,6 @@ pub fn http_date(ms: i64) -> String {
         secs / 60 % 60,
         secs % 60
     )
-}
-
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// FHIR instant (`2026-11-23T12:24:24.123Z`) for `meta.lastUpdated`.
