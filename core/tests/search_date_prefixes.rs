@@ -3,7 +3,7 @@
 //! on its edges; the expected truth table is R4's (search.html §3.1.1.4.3), written out by hand.
 
 use firn_core::search::value::{format_instant, parse_date};
-use firn_core::search::{NoResolver, Query, SearchConfig, matches};
+use firn_core::search::{MemoryIndex, NoResolver, Query, SearchConfig, matches, search};
 use serde_json::json;
 
 /// Targets relative to the query range, as `[low, high)` in ms offsets from `s.low` / `s.high`.
@@ -46,13 +46,37 @@ const TABLE: &[(&str, [bool; 6])] = &[
 ];
 
 fn observation(low: i64, high: i64) -> serde_json::Value {
+    observation_with_id("x", low, high)
+}
+
+fn observation_with_id(id: &str, low: i64, high: i64) -> serde_json::Value {
     // A Period's end is inclusive at its own precision: end = high - 1 ms gives [low, high).
-    json!({"resourceType": "Observation", "id": "x", "status": "final", "code": {"text": "t"},
+    json!({"resourceType": "Observation", "id": id, "status": "final", "code": {"text": "t"},
            "effectivePeriod": {"start": format_instant(low), "end": format_instant(high - 1)}})
 }
 
 fn check(query_value: &str) {
     let s = parse_date(query_value).unwrap();
+    let ranges = |t: &Target| match t {
+        Target::Before => (s.low - 1, s.low),
+        Target::First => (s.low, s.low + 1),
+        Target::Last => (s.high - 1, s.high),
+        Target::After => (s.high, s.high + 1),
+        Target::Wider => (s.low - 1, s.high + 1),
+        Target::Same => (s.low, s.high),
+    };
+    // The same table through the set evaluator: the date index answers gt/lt (and most of
+    // ge/le) without re-reading entries, so it must agree with `matches` exactly.
+    let mut index = MemoryIndex::new();
+    let docs: Vec<_> = TARGETS
+        .iter()
+        .map(|t| {
+            let (lo, hi) = ranges(t);
+            index
+                .insert(observation_with_id(&format!("{t:?}"), lo, hi))
+                .unwrap()
+        })
+        .collect();
     let mut checked = 0;
     for (prefix, expected) in TABLE {
         let q = Query::parse(
@@ -62,18 +86,20 @@ fn check(query_value: &str) {
         )
         .unwrap();
         for (t, want) in TARGETS.iter().zip(expected) {
-            let (lo, hi) = match t {
-                Target::Before => (s.low - 1, s.low),
-                Target::First => (s.low, s.low + 1),
-                Target::Last => (s.high - 1, s.high),
-                Target::After => (s.high, s.high + 1),
-                Target::Wider => (s.low - 1, s.high + 1),
-                Target::Same => (s.low, s.high),
-            };
+            let (lo, hi) = ranges(t);
             let got = matches(&q, &observation(lo, hi), &NoResolver).unwrap();
             assert_eq!(got, *want, "date={prefix}{query_value} against {t:?}");
             checked += 1;
         }
+        let mut found = search(&index, &q).unwrap().matches;
+        found.sort_unstable();
+        let want: Vec<_> = docs
+            .iter()
+            .zip(expected)
+            .filter(|(_, w)| **w)
+            .map(|(d, _)| *d)
+            .collect();
+        assert_eq!(found, want, "index search date={prefix}{query_value}");
     }
     assert_eq!(checked, 54);
 }

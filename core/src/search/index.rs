@@ -48,8 +48,10 @@ pub trait SearchIndex {
     -> Option<Vec<DocId>>;
     /// The document with this type and id.
     fn lookup(&self, resource_type: &str, id: &str) -> Option<DocId>;
-    /// Documents of `resource_type` with a `param` date value overlapping `range`, ascending
-    /// (a superset is fine: candidates are verified). `None` when dates are not indexed.
+    /// Documents of `resource_type` with a `param` date value overlapping `range` (`value.high >
+    /// range.low && value.low < range.high`), ascending — exactly those: the evaluator answers
+    /// `gt`/`lt` (and the sure part of `ge`/`le`) from this set without re-reading entries.
+    /// `None` when dates are not indexed.
     fn date_overlapping(
         &self,
         resource_type: &str,
@@ -124,6 +126,9 @@ enum Plan {
     Exact(Vec<DocId>),
     /// Narrowed by a candidate set, still verified.
     Narrow(Vec<DocId>),
+    /// Narrowed by a candidate set; docs in the second (sorted) set are known to match, the rest
+    /// are verified.
+    NarrowSure(Vec<DocId>, Vec<DocId>),
     /// Chain: the resource references one of these local targets.
     RefSet(HashSet<String>, Option<Vec<DocId>>),
     /// `_has` / `_list`: the resource is one of these ids.
@@ -234,25 +239,45 @@ fn plan(
             any_of,
         } if param.kind == SearchParamType::Date => {
             let mut sets = Vec::new();
+            let mut sure_sets = Vec::new();
             for p in any_of {
                 let ValuePred::Date(prefix, s) = p else {
                     return Ok(Plan::Verify);
                 };
-                // The targets a prefix can accept all overlap this window.
-                let (low, high) = match prefix {
-                    Prefix::Eq => (s.low, s.high),
-                    Prefix::Gt | Prefix::Sa => (s.high, i64::MAX),
-                    Prefix::Ge => (s.low, i64::MAX),
-                    Prefix::Lt | Prefix::Eb => (i64::MIN, s.low),
-                    Prefix::Le => (i64::MIN, s.high),
+                // The targets a prefix can accept all overlap the first window; those overlapping
+                // the second are sure matches (`gt`: t.high > s.high; `lt`: t.low < s.low; `ge`
+                // and `le` accept those too, and verify only targets inside the search range).
+                let (window, sure) = match prefix {
+                    Prefix::Eq => ((s.low, s.high), None),
+                    Prefix::Gt => ((s.high, i64::MAX), Some((s.high, i64::MAX))),
+                    Prefix::Sa => ((s.high, i64::MAX), None),
+                    Prefix::Ge => ((s.low, i64::MAX), Some((s.high, i64::MAX))),
+                    Prefix::Lt => ((i64::MIN, s.low), Some((i64::MIN, s.low))),
+                    Prefix::Eb => ((i64::MIN, s.low), None),
+                    Prefix::Le => ((i64::MIN, s.high), Some((i64::MIN, s.low))),
                     Prefix::Ne | Prefix::Ap => return Ok(Plan::Verify),
                 };
-                match index.date_overlapping(ty, &param.code, DateRange { low, high }) {
-                    Some(c) => sets.push(c),
-                    None => return Ok(Plan::Verify),
+                let overlapping =
+                    |(low, high)| index.date_overlapping(ty, &param.code, DateRange { low, high });
+                let Some(c) = overlapping(window) else {
+                    return Ok(Plan::Verify);
+                };
+                if let Some(w) = sure {
+                    if w == window {
+                        sure_sets.push(c.clone());
+                    } else if let Some(sc) = overlapping(w) {
+                        sure_sets.push(sc);
+                    }
                 }
+                sets.push(c);
             }
-            Ok(Plan::Narrow(union_sorted(sets)))
+            let candidates = union_sorted(sets);
+            let sure = union_sorted(sure_sets);
+            Ok(if sure.len() == candidates.len() {
+                Plan::Exact(candidates)
+            } else {
+                Plan::NarrowSure(candidates, sure)
+            })
         }
         FilterKind::Chain { param, targets } => {
             let mut keys = HashSet::new();
@@ -351,6 +376,10 @@ fn matching_docs(
                 narrow(c, &mut candidates);
                 verify.push((f, Plan::Verify));
             }
+            Plan::NarrowSure(c, sure) => {
+                narrow(c, &mut candidates);
+                verify.push((f, Plan::NarrowSure(Vec::new(), sure)));
+            }
             Plan::IdSet(ids) => {
                 let mut c: Vec<DocId> = ids.iter().filter_map(|id| index.lookup(ty, id)).collect();
                 c.sort_unstable();
@@ -374,8 +403,18 @@ fn matching_docs(
     }
     let mut out = Vec::with_capacity(candidates.len().min(1024));
     'doc: for d in candidates {
+        // Filters this doc is already known to satisfy need no entries.
+        let sure =
+            |p: &Plan| matches!(p, Plan::NarrowSure(_, sure) if sure.binary_search(&d).is_ok());
+        if verify.iter().all(|(_, p)| sure(p)) {
+            out.push(d);
+            continue;
+        }
         let Some(e) = index.entries(d) else { continue };
         for (f, p) in &verify {
+            if sure(p) {
+                continue;
+            }
             let ok = match p {
                 Plan::RefSet(keys, _) => {
                     let FilterKind::Chain { param, .. } = &f.kind else {
