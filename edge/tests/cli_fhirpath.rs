@@ -1,14 +1,14 @@
 //! `firn fhirpath` end to end: typed results with locations, variables, and the caret error.
 
-mod common;
-use common::firn;
+mod support;
 use serde_json::{Value, json};
+use support::firn;
 
 fn patient() -> std::path::PathBuf {
     let p = json!({"resourceType": "Patient", "id": "p1", "birthDate": "1974-12-25",
         "name": [{"use": "official", "family": "Chalmers", "given": ["Peter", "James"]},
                  {"use": "usual", "given": ["Jim"]}]});
-    common::temp("cli-fhirpath", "patient.json", &p.to_string())
+    support::temp_file("cli-fhirpath", "patient.json", &p.to_string())
 }
 
 #[test]

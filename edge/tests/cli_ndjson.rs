@@ -2,11 +2,11 @@
 //! split into rolling files.
 
 use std::path::PathBuf;
-mod common;
+mod support;
 
 /// `firn` with stdout and stderr together.
 fn firn(args: &[&str]) -> (i32, String) {
-    let (code, out, err) = common::firn(args);
+    let (code, out, err) = support::firn(args);
     (code, out + &err)
 }
 

@@ -1,11 +1,11 @@
 //! `firn patch` / `firn diff` end to end: both formats, round trip, errors as OperationOutcome.
 
 use std::path::PathBuf;
-mod common;
-use common::firn;
+mod support;
+use support::firn;
 
 fn temp(name: &str, v: &serde_json::Value) -> PathBuf {
-    common::temp("cli-patch", name, &v.to_string())
+    support::temp_file("cli-patch", name, &v.to_string())
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `firn search` end to end: files in, results / Bundle / OperationOutcome out.
 
-mod common;
-use common::firn;
+mod support;
+use support::firn;
 
 fn data() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("firn-cli-search-{}", std::process::id()));

@@ -1,10 +1,10 @@
 //! `firn validate` end to end: exit codes, locations, NDJSON line numbers, JSON output, levels.
 
-mod common;
-use common::firn;
+mod support;
+use support::firn;
 
 fn temp(name: &str, text: &str) -> std::path::PathBuf {
-    common::temp("cli-validate", name, text)
+    support::temp_file("cli-validate", name, text)
 }
 
 #[test]

@@ -100,19 +100,8 @@ fn kill_nine_during_writes_leaves_a_consistent_store() {
             }
             checked += 1;
         }
-        match b["link"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["relation"] == "next")
-        {
-            Some(l) => {
-                url = l["url"]
-                    .as_str()
-                    .unwrap()
-                    .trim_start_matches(&s.base)
-                    .to_string()
-            }
+        match s.next_page(&b) {
+            Some(next) => url = next,
             None => break,
         }
     }

@@ -70,13 +70,16 @@ fn packages_drive_profile_validation() {
     // a broken package is a start-up error, not a crash
     let bad = support::temp_dir("badpkg").join("bad.tgz");
     std::fs::write(&bad, b"not a tgz").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_firn"))
-        .args(["serve", "--port", "0", "--package"])
-        .arg(&bad)
-        .arg("--data")
-        .arg(support::temp_dir("badpkg-data"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("FHIR packages"));
+    let data = support::temp_dir("badpkg-data");
+    let (code, _, stderr) = support::firn(&[
+        "serve",
+        "--port",
+        "0",
+        "--package",
+        bad.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("FHIR packages"), "{stderr}");
 }

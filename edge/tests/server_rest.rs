@@ -136,18 +136,10 @@ fn create_read_vread_update_delete_history() {
     let th = s.get("/Patient/_history?_count=2").json();
     assert_eq!(th["total"], 5);
     assert_eq!(th["entry"].as_array().unwrap().len(), 2);
-    let next_url = th["link"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["relation"] == "next")
-        .unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let next_url = s.next_page(&th).unwrap();
     // the next page stays stable even after another write
     s.post("/Patient", &patient("Later"));
-    let page2 = s.get(next_url.trim_start_matches(&s.base)).json();
+    let page2 = s.get(&next_url).json();
     assert_eq!(page2["total"], 5);
     assert_eq!(page2["entry"].as_array().unwrap().len(), 2);
     let sh = s.get("/_history").json();
@@ -619,16 +611,8 @@ fn search_get_post_paging_and_errors() {
     let b = s.get("/Patient?gender=female&_count=2").json();
     assert_eq!(b["total"], 3);
     assert_eq!(b["entry"].as_array().unwrap().len(), 2);
-    let next = b["link"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["relation"] == "next")
-        .unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let b2 = s.get(next.trim_start_matches(&s.base)).json();
+    let next = s.next_page(&b).unwrap();
+    let b2 = s.get(&next).json();
     assert_eq!(b2["entry"].as_array().unwrap().len(), 1);
     let first_ids: Vec<String> = b["entry"]
         .as_array()
@@ -675,16 +659,8 @@ fn search_get_post_paging_and_errors() {
     let b = s.get("/?_type=Patient,Observation&_count=4").json();
     assert_eq!(b["total"], 6);
     assert_eq!(b["entry"].as_array().unwrap().len(), 4);
-    let next = b["link"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["relation"] == "next")
-        .unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let b2 = s.get(next.trim_start_matches(&s.base)).json();
+    let next = s.next_page(&b).unwrap();
+    let b2 = s.get(&next).json();
     assert_eq!(b2["entry"].as_array().unwrap().len(), 2);
     assert_eq!(b2["entry"][1]["resource"]["resourceType"], "Observation");
     let id = b["entry"][0]["resource"]["id"]

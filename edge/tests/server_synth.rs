@@ -5,18 +5,14 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use support::{Server, temp_dir};
 
 fn synth(out: &Path, extra: &[&str]) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_firn"))
-        .args(["synth", "--out"])
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    let mut args = vec!["synth", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = support::firn(&args);
+    assert_eq!(code, 0, "{stderr}");
+    stdout
 }
 
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -75,19 +75,8 @@ fn read_back(s: &Server) -> Vec<Value> {
         for e in b["entry"].as_array().into_iter().flatten() {
             out.push(e["resource"].clone());
         }
-        match b["link"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["relation"] == "next")
-        {
-            Some(l) => {
-                url = l["url"]
-                    .as_str()
-                    .unwrap()
-                    .trim_start_matches(&s.base)
-                    .to_string()
-            }
+        match s.next_page(&b) {
+            Some(next) => url = next,
             None => break,
         }
     }
@@ -132,19 +121,8 @@ fn server_search(s: &Server, ty: &str, q: &str) -> ServerResult {
                 _ => {}
             }
         }
-        match b["link"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["relation"] == "next")
-        {
-            Some(l) => {
-                url = l["url"]
-                    .as_str()
-                    .unwrap()
-                    .trim_start_matches(&s.base)
-                    .to_string()
-            }
+        match s.next_page(&b) {
+            Some(next) => url = next,
             None => break,
         }
         assert!(pages < 1000, "paging does not end");
@@ -414,19 +392,8 @@ fn synthea_loads_through_transactions_and_searches_match_core() {
                 want.len(),
                 "?_type={types}&{q}"
             );
-            match b["link"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|l| l["relation"] == "next")
-            {
-                Some(l) => {
-                    url = l["url"]
-                        .as_str()
-                        .unwrap()
-                        .trim_start_matches(&server.base)
-                        .to_string()
-                }
+            match server.next_page(&b) {
+                Some(next) => url = next,
                 None => break,
             }
         }

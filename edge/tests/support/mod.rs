@@ -1,6 +1,6 @@
-//! Shared by the server end-to-end tests: start the real `firn serve` binary on a free port
-//! (`--port 0`; the address is read from its first stdout line), a tiny blocking HTTP/1.1
-//! client, and JSON redaction for snapshots.
+//! Shared by the end-to-end tests of the `firn` binary: run a command ([`firn`]), write temporary
+//! inputs, start the real `firn serve` on a free port (`--port 0`; the address is read from its
+//! first stdout line), a tiny blocking HTTP/1.1 client, and JSON redaction for snapshots.
 
 #![allow(dead_code)]
 
@@ -22,6 +22,27 @@ pub struct Server {
     keep_data: bool,
 }
 
+/// Runs `firn` with `args`: (exit code, stdout, stderr).
+pub fn firn(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_firn"))
+        .args(args)
+        .output()
+        .expect("the firn binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Writes `text` to a file `name` in a fresh temporary directory.
+pub fn temp_file(tag: &str, name: &str, text: &str) -> PathBuf {
+    let p = temp_dir(tag).join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// A fresh temporary directory (unique per call).
 pub fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
         "firn-e2e-{tag}-{}-{}",
@@ -36,6 +57,18 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 }
 
 impl Server {
+    /// The `next` link of a Bundle, as a path on this server (`None` on the last page).
+    pub fn next_page(&self, bundle: &Value) -> Option<String> {
+        let link = bundle["link"].as_array()?;
+        let next = link.iter().find(|l| l["relation"] == "next")?;
+        Some(
+            next["url"]
+                .as_str()?
+                .trim_start_matches(&self.base)
+                .to_string(),
+        )
+    }
+
     pub fn start(tag: &str) -> Server {
         Server::start_with(tag, &[])
     }
