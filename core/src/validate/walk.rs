@@ -108,6 +108,8 @@ impl Run<'_> {
         }
         // (element, number of occurrences, JSON key seen first) for the cardinality check.
         let mut seen: Vec<(&ElementDef, usize, &str)> = Vec::new();
+        // Most objects have no `_x` primitive companions: then no key needs a partner lookup.
+        let has_companions = obj.keys().any(|k| k.starts_with('_'));
         for (key, value) in obj {
             if is_resource && key == "resourceType" {
                 continue;
@@ -175,7 +177,11 @@ impl Run<'_> {
                 });
                 continue;
             }
-            let partner = obj.get(&format!("_{key}"));
+            let partner = if has_companions {
+                obj.get(&format!("_{key}"))
+            } else {
+                None
+            };
             let el = child.element;
             // Resource.id is a `string` in the snapshot but an `id` in meaning (fhir-type extension).
             let type_code = if is_resource && name == "id" {
