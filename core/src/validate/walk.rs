@@ -194,8 +194,11 @@ impl Run<'_> {
                 run.item(item, iloc, el, type_code, ctx, context, path, partner);
             });
         }
-        // Cardinality.
+        // Cardinality: only elements with a minimum or a maximum above one can be violated.
         for el in defs.children(context) {
+            if el.min == 0 && el.max.is_none_or(|m| m <= 1) {
+                continue;
+            }
             let count = seen
                 .iter()
                 .find(|(e, _, _)| std::ptr::eq(*e, el))
