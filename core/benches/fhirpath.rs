@@ -107,6 +107,28 @@ fn bench(c: &mut Criterion) {
     g.bench_function("where_official_family", |b| {
         b.iter(|| black_box(filter.evaluate(black_box(patient), &env).unwrap().len()))
     });
+    // The same two without location tracking (values only, as the npm package's evaluate()).
+    let values_only = Env::default().lenient_as(true).locations(false);
+    g.bench_function("plain_path_values_only", |b| {
+        b.iter(|| {
+            black_box(
+                plain
+                    .evaluate(black_box(patient), &values_only)
+                    .unwrap()
+                    .len(),
+            )
+        })
+    });
+    g.bench_function("where_official_family_values_only", |b| {
+        b.iter(|| {
+            black_box(
+                filter
+                    .evaluate(black_box(patient), &values_only)
+                    .unwrap()
+                    .len(),
+            )
+        })
+    });
     for (name, src) in [("ele-1", ELE_1), ("dom-6", DOM_6), ("dom-3", DOM_3)] {
         g.bench_function(BenchmarkId::new("compile", name), |b| {
             b.iter(|| black_box(Expression::compile(black_box(src)).unwrap()))

@@ -58,7 +58,8 @@ impl ResourceCollection {
     /// Evaluates a compiled expression on every resource: JSON text of one result array per resource.
     pub fn evaluate(&self, expression: &FhirPath, variables: &JsValue) -> Result<String, JsValue> {
         let vars = crate::fhirpath::Variables::parse(variables)?;
-        let env = expression.env(&vars);
+        // Values only: no location tracking.
+        let env = expression.env(&vars).locations(false);
         let mut out = Vec::with_capacity(self.resources.len() * 8);
         out.push(b'[');
         for (i, r) in self.resources.iter().enumerate() {

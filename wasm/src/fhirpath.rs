@@ -151,7 +151,8 @@ impl FhirPath {
 
     fn run(&self, resource: &Value, variables: &JsValue, items: bool) -> Result<String, JsValue> {
         let vars = Variables::parse(variables)?;
-        let env = self.env(&vars);
+        // Values only: no location tracking (no path node per navigation step).
+        let env = self.env(&vars).locations(items);
         if items {
             let out = self.expr.evaluate(resource, &env).map_err(throw_outcome)?;
             let v: Vec<Value> = out.iter().map(item_json).collect();

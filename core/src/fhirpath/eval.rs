@@ -344,7 +344,11 @@ pub(crate) fn evaluate<'a, 'e: 'a>(
     env: &Env<'e>,
 ) -> R<Vec<Item<'a>>> {
     let defs = Definitions::r4();
-    let res_item = root_item(resource);
+    let mut res_item = root_item(resource);
+    if env.no_locations {
+        // No location tracking: items carry no path, and navigation allocates none.
+        res_item.path = None;
+    }
     let context = match focus {
         Some((json, ctx)) => {
             let ty = if ctx.contains('.') {
