@@ -93,7 +93,10 @@ fn caret(src: &str, e: &FhirPathError) -> String {
     let Some(offset) = e.offset() else {
         return format!("error: {e}");
     };
-    let offset = offset.min(src.len());
+    let mut offset = offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
     let column = src[line_start..offset].chars().count();
