@@ -38,21 +38,12 @@ pub fn run(args: FhirPathArgs) -> ExitCode {
     }
 }
 
-fn read_json(path: &PathBuf) -> Result<Value, String> {
-    let text = if path.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin()).map_err(|e| format!("stdin: {e}"))?
-    } else {
-        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?
-    };
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 fn parse_var(spec: &str) -> Result<(String, Value), String> {
     let (name, raw) = spec
         .split_once('=')
         .ok_or_else(|| format!("--var {spec}: expected NAME=VALUE"))?;
     let value = if let Some(file) = raw.strip_prefix('@') {
-        read_json(&PathBuf::from(file))?
+        crate::input::read_json(std::path::Path::new(file))?
     } else {
         serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()))
     };
@@ -60,7 +51,7 @@ fn parse_var(spec: &str) -> Result<(String, Value), String> {
 }
 
 fn evaluate(args: &FhirPathArgs) -> Result<Value, String> {
-    let resource = read_json(&args.file)?;
+    let resource = crate::input::read_json(&args.file)?;
     let vars = args
         .vars
         .iter()

@@ -28,16 +28,10 @@ pub struct DiffArgs {
     pub format: String,
 }
 
-fn read(path: &std::path::Path) -> Result<Value, String> {
-    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 pub fn run(args: PatchArgs) -> ExitCode {
     let result = (|| -> Result<Value, String> {
-        let mut resource = read(&args.resource)?;
-        let body =
-            std::fs::read(&args.patch).map_err(|e| format!("{}: {e}", args.patch.display()))?;
+        let mut resource = crate::input::read_json(&args.resource)?;
+        let body = crate::input::read_bytes(&args.patch)?;
         let ct = if body.trim_ascii_start().starts_with(b"[") {
             "application/json-patch+json"
         } else {
@@ -68,7 +62,10 @@ fn fmt(e: firn_core::patch::PatchError, format: &str) -> String {
 }
 
 pub fn run_diff(args: DiffArgs) -> ExitCode {
-    match (read(&args.a), read(&args.b)) {
+    match (
+        crate::input::read_json(&args.a),
+        crate::input::read_json(&args.b),
+    ) {
         (Ok(a), Ok(b)) => {
             let patch = match args.format.as_str() {
                 "fhirpath" => diff_fhirpath_patch(&a, &b),

@@ -11,6 +11,7 @@ mod cmd_search;
 mod cmd_serve;
 mod cmd_synth;
 mod cmd_validate;
+mod input;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -135,6 +135,16 @@ enum Plan {
     IdSet(HashSet<String>),
 }
 
+/// What remains to check on a candidate's entries for one filter.
+enum Check {
+    /// The filter's own predicate.
+    Entries,
+    /// Docs in this sorted set are known to match; the others are checked on their entries.
+    UnlessSure(Vec<DocId>),
+    /// Chain: the resource references one of these local targets.
+    References(HashSet<String>),
+}
+
 fn too_costly(f: &Filter, n: usize, cfg: &SearchConfig) -> SearchError {
     SearchError::TooCostly {
         name: f.name.clone(),
@@ -362,7 +372,7 @@ fn matching_docs(
     cfg: &SearchConfig,
 ) -> Result<Vec<DocId>, SearchError> {
     let mut candidates: Option<Vec<DocId>> = None;
-    let mut verify: Vec<(&Filter, Plan)> = Vec::new();
+    let mut verify: Vec<(&Filter, Check)> = Vec::new();
     let narrow = |c: Vec<DocId>, candidates: &mut Option<Vec<DocId>>| {
         *candidates = Some(match candidates.take() {
             Some(prev) => intersect(&prev, &c),
@@ -374,11 +384,11 @@ fn matching_docs(
             Plan::Exact(c) => narrow(c, &mut candidates),
             Plan::Narrow(c) => {
                 narrow(c, &mut candidates);
-                verify.push((f, Plan::Verify));
+                verify.push((f, Check::Entries));
             }
             Plan::NarrowSure(c, sure) => {
                 narrow(c, &mut candidates);
-                verify.push((f, Plan::NarrowSure(Vec::new(), sure)));
+                verify.push((f, Check::UnlessSure(sure)));
             }
             Plan::IdSet(ids) => {
                 let mut c: Vec<DocId> = ids.iter().filter_map(|id| index.lookup(ty, id)).collect();
@@ -389,9 +399,9 @@ fn matching_docs(
                 if let Some(c) = cand {
                     narrow(c, &mut candidates);
                 }
-                verify.push((f, Plan::RefSet(keys, None)));
+                verify.push((f, Check::References(keys)));
             }
-            Plan::Verify => verify.push((f, Plan::Verify)),
+            Plan::Verify => verify.push((f, Check::Entries)),
         }
     }
     let candidates = match candidates {
@@ -405,7 +415,7 @@ fn matching_docs(
     'doc: for d in candidates {
         // Filters this doc is already known to satisfy need no entries.
         let sure =
-            |p: &Plan| matches!(p, Plan::NarrowSure(_, sure) if sure.binary_search(&d).is_ok());
+            |c: &Check| matches!(c, Check::UnlessSure(sure) if sure.binary_search(&d).is_ok());
         if verify.iter().all(|(_, p)| sure(p)) {
             out.push(d);
             continue;
@@ -416,7 +426,7 @@ fn matching_docs(
                 continue;
             }
             let ok = match p {
-                Plan::RefSet(keys, _) => {
+                Check::References(keys) => {
                     let FilterKind::Chain { param, .. } = &f.kind else {
                         continue;
                     };

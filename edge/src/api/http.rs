@@ -137,15 +137,10 @@ impl Prefer {
     }
 }
 
-/// A FHIR id: `[A-Za-z0-9\-\.]{1,64}` — except `.` and `..`, which URLs cannot address (clients
-/// normalize them away as path segments).
+/// A FHIR id: `[A-Za-z0-9\-\.]{1,64}` (the rule NDJSON import checks too) — except `.` and `..`,
+/// which URLs cannot address (clients normalize them away as path segments).
 pub fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id != "."
-        && id != ".."
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    firn_core::ndjson::IdRule::Fhir.accepts(id) && id != "." && id != ".."
 }
 
 /// A UUID in its canonical text form (any version).
