@@ -507,3 +507,35 @@ fn element_trees() {
         d.render_element("Observation.value[x]").unwrap()
     );
 }
+
+#[test]
+fn bounded_children_are_the_children_a_cardinality_check_needs() {
+    // Every type and inline group, plus constraint profiles (SimpleQuantity → Quantity's children).
+    let d = defs();
+    let mut contexts: Vec<&str> = d.types().map(|t| t.name.as_str()).collect();
+    for t in d.types() {
+        contexts.extend(t.elements.iter().map(|e| e.path.as_str()));
+    }
+    let mut nonempty = 0;
+    for c in contexts {
+        let want: Vec<&str> = d
+            .children(c)
+            .filter(|e| e.min > 0 || e.max.is_some_and(|m| m > 1))
+            .map(|e| e.path.as_str())
+            .collect();
+        let got: Vec<&str> = d.bounded_children(c).map(|e| e.path.as_str()).collect();
+        assert_eq!(got, want, "{c}");
+        nonempty += usize::from(!got.is_empty());
+    }
+    assert!(nonempty > 300, "{nonempty} contexts with bounded children");
+    let sq: Vec<&str> = d
+        .bounded_children("SimpleQuantity")
+        .map(|e| e.path.as_str())
+        .collect();
+    assert_eq!(
+        sq,
+        d.bounded_children("Quantity")
+            .map(|e| e.path.as_str())
+            .collect::<Vec<_>>()
+    );
+}

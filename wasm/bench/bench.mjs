@@ -3,7 +3,7 @@
 //   1. FHIRPath: Firn vs fhirpath.js (npm `fhirpath`, R4 model) — ~20 expressions × resources.
 //   2. Validation: Firn validate vs @medplum/core validateResource — every Synthea resource.
 // Prints times, ratios (target: ≥10× fhirpath.js, ≥5× Medplum) and every disagreement class.
-// Usage: npm run build && node wasm/bench/bench.mjs [--quick] [--json out.json]
+// Usage: npm run build && node wasm/bench/bench.mjs [--quick] [--only fhirpath|validate] [--json out.json]
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
 const quick = process.argv.includes('--quick');
 const jsonOut = process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1] : null;
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
 
 const shared = [process.env.FIRN_SHARED, join(repoRoot, '..', 'shared')].filter(Boolean).find((d) => existsSync(join(d, 'data')));
 if (!shared) {
@@ -258,7 +259,8 @@ async function validateBench() {
 }
 
 // ---- report -----------------------------------------------------------------------------------
-const fp = fhirpathBench();
+const fp = only === 'validate' ? null : fhirpathBench();
+if (fp) {
 console.log(`== FHIRPath: ${EXPRESSIONS.length} expressions, ${fp.evals} evaluations (compiled once, best of runs)`);
 console.log(`fhirpath.js (objects)            ${fmt(fp.tFjs).padStart(10)}  ${(fp.tFjs * 1000 / fp.evals).toFixed(2)} µs/eval`);
 const row = (name, t, base) => console.log(`${name.padEnd(32)} ${fmt(t).padStart(10)}  ${(t * 1000 / fp.evals).toFixed(2)} µs/eval  ${(base / t).toFixed(1)}× fhirpath.js`);
@@ -274,7 +276,9 @@ for (const x of fp.perExpr) console.log(`  ${x.expr.slice(0, 70).padEnd(70)} n=$
 console.log(`disagreements: ${fp.disagreements.length} expressions differ (errors: firn ${fp.firnErrors}, fhirpath.js ${fp.fjsErrors})`);
 for (const d of fp.disagreements) console.log(`  ${d.expr}  [${d.count} resources] e.g. ${d.resource}\n    firn:        ${JSON.stringify(d.firn).slice(0, 160)}\n    fhirpath.js: ${JSON.stringify(d.fhirpathjs).slice(0, 160)}`);
 
-const v = await validateBench();
+}
+const v = only === 'fhirpath' ? null : await validateBench();
+if (v) {
 console.log(`\n== Validation: ${resources.length} resources (R4 core, no profiles, FHIRPath invariants on unless said; best of runs)`);
 console.log(`set-up: Medplum indexing ${fmt(v.setupMs)}, Firn first call ${fmt(v.firnSetup)}`);
 console.log(`@medplum/core validateResource   ${fmt(v.tMed).padStart(10)}  ${(v.tMed * 1000 / resources.length).toFixed(1)} µs/resource`);
@@ -297,5 +301,6 @@ for (const [name, m] of Object.entries(v.mutation)) {
   console.log(`  ${name.padEnd(44)} n=${String(m.n).padStart(3)}  firn ${String(m.firn).padStart(3)}  medplum ${String(m.medplum).padStart(3)}`);
   for (const x of m.onlyFirn) console.log(`      only firn:    ${x.slice(0, 200)}`);
   for (const x of m.onlyMedplum) console.log(`      only medplum: ${x.slice(0, 200)}`);
+}
 }
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ fhirpath: fp, validate: v }, null, 2));

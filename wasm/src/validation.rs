@@ -31,6 +31,9 @@ struct ValidateOptions {
 struct Registry {
     packages: Vec<(String, String, Vec<u8>)>,
     validators: HashMap<(&'static str, bool, Vec<String>), Rc<Validator>>,
+    /// The validator of `validate(resource)` without options: found without parsing options or
+    /// hashing a key (the per-call cost that matters when validating thousands of resources).
+    default: Option<Rc<Validator>>,
 }
 
 thread_local! {
@@ -91,8 +94,16 @@ fn validator(config: Config) -> Result<Rc<Validator>, JsValue> {
     })
 }
 
-/// The validator for a JS options value (for [`crate::collection`]).
+/// The validator for a JS options value.
 pub(crate) fn validator_for(options_value: &JsValue) -> Result<Rc<Validator>, JsValue> {
+    if options_value.is_undefined() || options_value.is_null() {
+        if let Some(v) = REGISTRY.with(|r| r.borrow().default.clone()) {
+            return Ok(v);
+        }
+        let v = validator(options(options_value)?)?;
+        REGISTRY.with(|r| r.borrow_mut().default = Some(v.clone()));
+        return Ok(v);
+    }
     validator(options(options_value)?)
 }
 
@@ -110,7 +121,7 @@ pub fn validate_object_text(text: &str, options_value: &JsValue) -> Result<Strin
 /// unknown level or profile) throw.
 #[wasm_bindgen(js_name = validate)]
 pub fn validate(resource: &JsValue, options_value: &JsValue) -> Result<String, JsValue> {
-    let v = validator(options(options_value)?)?;
+    let v = validator_for(options_value)?;
     let validation = match resource.as_string() {
         Some(text) => v.validate_str(&text),
         None => v.validate(&input(resource, "resource").map_err(throw_outcome)?),
@@ -142,6 +153,7 @@ pub fn load_package(bytes: &[u8]) -> Result<String, JsValue> {
             .retain(|(n, v, _)| !(n == &p.name && v == &p.version));
         r.packages.push((p.name, p.version, bytes.to_vec()));
         r.validators.clear();
+        r.default = None;
     });
     to_text(&info)
 }
@@ -153,6 +165,7 @@ pub fn clear_packages() {
         let mut r = r.borrow_mut();
         r.packages.clear();
         r.validators.clear();
+        r.default = None;
     });
 }
 

@@ -144,6 +144,9 @@ pub struct Definitions {
     children: HashMap<String, HashMap<String, ChildEntry>>,
     /// For each `(type, element)`: the context of its children (see [`Child::context`]).
     child_context: HashMap<(u32, u32), String>,
+    /// context → its children with a minimum or a maximum above one: the only ones a cardinality
+    /// check can find violated (validation checks every object; most contexts have none or few).
+    bounded: HashMap<String, Vec<(u32, u32)>>,
     search_by_type: HashMap<String, Vec<u32>>,
     search_by_url: HashMap<String, u32>,
     value_sets: HashMap<String, u32>,
@@ -189,6 +192,7 @@ impl Definitions {
             elements_by_path: HashMap::default(),
             children: HashMap::default(),
             child_context: HashMap::default(),
+            bounded: HashMap::default(),
             search_by_type: HashMap::default(),
             search_by_url: HashMap::default(),
             value_sets: HashMap::default(),
@@ -222,6 +226,12 @@ impl Definitions {
                 let Some((parent, name)) = e.path.rsplit_once('.') else {
                     continue;
                 };
+                if e.min > 0 || e.max.is_some_and(|m| m > 1) {
+                    self.bounded
+                        .entry(parent.to_string())
+                        .or_default()
+                        .push((ti as u32, ei as u32));
+                }
                 let map = self.children.entry(parent.to_string()).or_default();
                 if let Some(stem) = name.strip_suffix("[x]") {
                     for (k, ty) in e.types.iter().enumerate() {
@@ -424,6 +434,21 @@ impl Definitions {
                     && e.path.as_bytes()[context.len()] == b'.'
             })
             .filter(move |e| !e.path[prefix_len..].contains('.'))
+    }
+
+    /// The children of `context` whose cardinality can be violated: `min > 0` or `max > 1`
+    /// (a subset of [`children`](Self::children), in the same order, found without a scan).
+    pub fn bounded_children<'a>(
+        &'a self,
+        context: &'a str,
+    ) -> impl Iterator<Item = &'a ElementDef> + 'a {
+        let list = self.bounded.get(context).or_else(|| {
+            let t = self.type_def(context).filter(|t| t.is_constraint)?;
+            self.bounded.get(t.base.as_deref()?)
+        });
+        list.into_iter()
+            .flatten()
+            .map(|&(t, e)| &self.art.types[t as usize].elements[e as usize])
     }
 
     /// The element's invariants.

@@ -63,6 +63,10 @@ const NATIVE: &[&str] = &["ele-1", "ext-1", "txt-1", "txt-2"];
 /// Every compiled constraint expression, keyed by expression text.
 pub(crate) struct Invariants {
     compiled: HashMap<String, Result<Box<dyn CompiledInvariant>, String>>,
+    /// Per R4 constraint (artifact index): evaluated after the walk (not native, has an
+    /// expression). Lets the walk skip, without a string comparison, the elements whose only
+    /// constraint is ele-1 — nearly all of them.
+    evaluated: Vec<bool>,
 }
 
 impl std::fmt::Debug for Invariants {
@@ -78,6 +82,12 @@ impl Invariants {
         extra: impl Iterator<Item = &'a str>,
     ) -> Self {
         let mut compiled = HashMap::new();
+        let evaluated = defs
+            .artifact()
+            .constraints
+            .iter()
+            .map(|c| !NATIVE.contains(&c.key.as_str()) && c.expression.is_some())
+            .collect();
         let core = defs
             .artifact()
             .constraints
@@ -89,7 +99,18 @@ impl Invariants {
                 compiled.insert(e.to_string(), engine.compile(e));
             }
         }
-        Invariants { compiled }
+        Invariants {
+            compiled,
+            evaluated,
+        }
+    }
+
+    /// True when one of the element's R4 constraints is evaluated after the walk.
+    pub(crate) fn evaluates(&self, element: &crate::definitions::ElementDef) -> bool {
+        element
+            .constraints
+            .iter()
+            .any(|&i| self.evaluated.get(i as usize).copied().unwrap_or(true))
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -399,12 +399,17 @@ impl Run<'_> {
         context: &str,
         location: &str,
     ) {
-        if !self.collect_sites {
+        let (true, Some(inv)) = (self.collect_sites, &self.v.invariants) else {
+            return;
+        };
+        let defs = self.v.defs;
+        let root = defs.type_def(type_code).and_then(|t| t.elements.first());
+        let el = el.filter(|e| inv.evaluates(e));
+        let root = root.filter(|e| inv.evaluates(e));
+        if el.is_none() && root.is_none() {
             return;
         }
-        let defs = self.v.defs;
         let resource = self.resource_stack.last().copied().unwrap_or_default();
-        let root = defs.type_def(type_code).and_then(|t| t.elements.first());
         let mut seen: Vec<&str> = Vec::new();
         for e in el.into_iter().chain(root) {
             for c in defs.constraints(e) {

@@ -195,10 +195,7 @@ impl Run<'_> {
             });
         }
         // Cardinality: only elements with a minimum or a maximum above one can be violated.
-        for el in defs.children(context) {
-            if el.min == 0 && el.max.is_none_or(|m| m <= 1) {
-                continue;
-            }
+        for el in defs.bounded_children(context) {
             let count = seen
                 .iter()
                 .find(|(e, _, _)| std::ptr::eq(*e, el))
@@ -262,7 +259,7 @@ impl Run<'_> {
                     return;
                 }
                 for (i, item) in items.iter().enumerate() {
-                    let iloc = format!("{loc}[{i}]");
+                    let iloc = index(loc, i);
                     each(self, item, &iloc);
                 }
             }
@@ -831,10 +828,35 @@ fn targets_of(el: &ElementDef) -> Vec<String> {
 /// `Patient.name` + `given` → `Patient.name.given`; the root joins without a dot.
 pub(crate) fn join(path: &str, name: &str) -> String {
     if path.is_empty() {
-        name.to_string()
-    } else {
-        format!("{path}.{name}")
+        return name.to_string();
     }
+    // Built by hand: called for every JSON key, and `format!` costs more than the copy.
+    let mut s = String::with_capacity(path.len() + 1 + name.len());
+    s.push_str(path);
+    s.push('.');
+    s.push_str(name);
+    s
+}
+
+/// `loc[i]`: the location of an array item.
+pub(crate) fn index(loc: &str, i: usize) -> String {
+    let mut s = String::with_capacity(loc.len() + 6);
+    s.push_str(loc);
+    s.push('[');
+    let mut digits = [0u8; 20];
+    let mut n = digits.len();
+    let mut rest = i;
+    loop {
+        n -= 1;
+        digits[n] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    digits[n..].iter().for_each(|&d| s.push(char::from(d)));
+    s.push(']');
+    s
 }
 
 fn allowed_suffixes(el: &ElementDef, base: &str) -> String {
