@@ -344,11 +344,8 @@ pub(crate) fn evaluate<'a, 'e: 'a>(
     env: &Env<'e>,
 ) -> R<Vec<Item<'a>>> {
     let defs = Definitions::r4();
-    let mut res_item = root_item(resource);
-    if env.no_locations {
-        // No location tracking: items carry no path, and navigation allocates none.
-        res_item.path = None;
-    }
+    // Without location tracking items carry no path, and navigation allocates none.
+    let res_item = root_item(resource, !env.no_locations);
     let context = match focus {
         Some((json, ctx)) => {
             let ty = if ctx.contains('.') {
@@ -386,11 +383,12 @@ pub(crate) fn evaluate<'a, 'e: 'a>(
     )
 }
 
-fn root_item(resource: &Value) -> Item<'_> {
-    let rt = resource
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+fn root_item(resource: &Value, located: bool) -> Item<'_> {
+    let rt = match resource {
+        Value::Object(o) => get_member(o, "resourceType").and_then(|(_, v)| v.as_str()),
+        _ => None,
+    }
+    .unwrap_or("");
     Item {
         val: Val::Node(FNode {
             json: Some(resource),
@@ -398,14 +396,63 @@ fn root_item(resource: &Value) -> Item<'_> {
             ty: rt,
             ctx: rt,
         }),
-        path: Some(Rc::new(PathNode {
-            parent: None,
-            key: rt,
-            index: None,
-            root: true,
-            ext: false,
-        })),
+        path: located.then(|| {
+            Rc::new(PathNode {
+                parent: None,
+                key: rt,
+                index: None,
+                root: true,
+                ext: false,
+            })
+        }),
     }
+}
+
+/// Objects up to this many members are searched by a scan rather than by hash.
+const SCAN_MAX: usize = 12;
+
+/// A member of a JSON object. FHIR objects are small, and serde_json's map hashes every lookup
+/// with SipHash: a scan comparing lengths first is cheaper up to [`SCAN_MAX`] members.
+fn get_member<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<(&'a String, &'a Value)> {
+    if obj.len() > SCAN_MAX {
+        return obj.get_key_value(key);
+    }
+    obj.iter().find(|(k, _)| k.as_str() == key)
+}
+
+/// A member and its `_` companion (`birthDate`, `_birthDate`), found in one pass over small
+/// objects.
+#[allow(clippy::type_complexity)]
+fn get_with_companion<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    underscore: &str,
+) -> (
+    Option<(&'a String, &'a Value)>,
+    Option<(&'a String, &'a Value)>,
+) {
+    if obj.len() > SCAN_MAX {
+        return (obj.get_key_value(name), obj.get_key_value(underscore));
+    }
+    let (mut direct, mut under) = (None, None);
+    for (k, v) in obj {
+        if k.as_str() == name {
+            direct = Some((k, v));
+        } else if k.as_str() == underscore {
+            under = Some((k, v));
+        }
+    }
+    (direct, under)
+}
+
+/// The `_key` companion of `key` in `obj`, without building the `_key` string for small objects.
+fn companion<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if obj.len() > SCAN_MAX {
+        return obj.get(&format!("_{key}"));
+    }
+    obj.iter()
+        .find(|(k, _)| k.len() == key.len() + 1 && k.starts_with('_') && &k[1..] == key)
+        .map(|(_, v)| v)
 }
 
 fn json_to_items<'a>(v: &'a Value, out: &mut Vec<Item<'a>>) {
@@ -421,7 +468,7 @@ fn json_to_items<'a>(v: &'a Value, out: &mut Vec<Item<'a>>) {
             }
         }
         Value::String(s) => out.push(Item::s(Cow::Borrowed(s.as_str()))),
-        Value::Object(_) => out.push(root_item(v)),
+        Value::Object(_) => out.push(root_item(v, true)),
     }
 }
 
@@ -477,7 +524,7 @@ fn sem<T>(msg: impl Into<String>) -> R<T> {
 impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
     fn child_type(&self, ctx: &str, key: &str, json: Option<&'a Value>) -> (&'a str, &'a str) {
         if let Some(Value::Object(o)) = json
-            && let Some(Value::String(rt)) = o.get("resourceType")
+            && let Some((_, Value::String(rt))) = get_member(o, "resourceType")
         {
             return (rt.as_str(), rt.as_str());
         }
@@ -626,8 +673,7 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         let Some((obj, via_ext)) = Self::node_obj(n) else {
             return Ok(());
         };
-        let direct = obj.get_key_value(name);
-        let under = obj.get_key_value(underscore);
+        let (direct, under) = get_with_companion(obj, name, underscore);
         if direct.is_some() || under.is_some() {
             let key: &'a str = match (direct, under) {
                 (Some((k, _)), _) => k.as_str(),
@@ -654,7 +700,7 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                     && k.as_bytes()[name.len()].is_ascii_uppercase()
                     && (n.ctx.is_empty() || self.defs.child(n.ctx, k).is_some_and(|c| c.is_choice))
                 {
-                    let e = obj.get(&format!("_{k}"));
+                    let e = companion(obj, k);
                     self.push_prop(item, n.ctx, via_ext, k.as_str(), Some(v), e, out);
                     found = true;
                 }
@@ -679,17 +725,23 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         let Some((obj, via_ext)) = Self::node_obj(n) else {
             return;
         };
+        // Most objects have no `_x` companions: then no key needs a partner lookup.
+        let has_companions = obj.keys().any(|k| k.starts_with('_'));
         for (k, v) in obj {
             if k == "resourceType" {
                 continue;
             }
             if let Some(base) = k.strip_prefix('_') {
-                if obj.contains_key(base) {
+                if get_member(obj, base).is_some() {
                     continue;
                 }
                 self.push_prop(item, n.ctx, via_ext, base, None, Some(v), out);
             } else {
-                let e = obj.get(&format!("_{k}"));
+                let e = if has_companions {
+                    companion(obj, k)
+                } else {
+                    None
+                };
                 self.push_prop(item, n.ctx, via_ext, k.as_str(), Some(v), e, out);
             }
         }
@@ -2099,7 +2151,7 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         }
         let resolver = self.env.resolver.as_ref()?;
         let v: &'a Value = resolver(r)?;
-        Some(root_item(v))
+        Some(root_item(v, !self.env.no_locations))
     }
 
     fn sub_item(&self, v: &'a Value, key: &'static str, index: Option<usize>) -> Item<'a> {

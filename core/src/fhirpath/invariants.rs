@@ -43,7 +43,8 @@ struct Compiled(Expression);
 
 impl CompiledInvariant for Compiled {
     fn holds(&self, resource: &Value, focus: &Value, context: &str) -> Result<bool, String> {
-        let env = Env::default().lenient_as(true);
+        // Values only: a verdict needs no item locations.
+        let env = Env::default().lenient_as(true).locations(false);
         let items = self
             .0
             .evaluate_at(resource, focus, context, &env)

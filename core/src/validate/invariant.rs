@@ -60,13 +60,16 @@ pub trait CompiledInvariant: Send + Sync {
 /// Keys the walk checks natively.
 const NATIVE: &[&str] = &["ele-1", "ext-1", "txt-1", "txt-2"];
 
-/// Every compiled constraint expression, keyed by expression text.
+/// Every compiled constraint expression: R4 constraints found by their artifact index (no
+/// hashing of long expression texts per site), profile constraints by expression text.
 pub(crate) struct Invariants {
-    compiled: HashMap<String, Result<Box<dyn CompiledInvariant>, String>>,
-    /// Per R4 constraint (artifact index): evaluated after the walk (not native, has an
-    /// expression). Lets the walk skip, without a string comparison, the elements whose only
-    /// constraint is ele-1 — nearly all of them.
-    evaluated: Vec<bool>,
+    compiled: Vec<Result<Box<dyn CompiledInvariant>, String>>,
+    /// Per R4 constraint (artifact index): its slot in `compiled`, or `None` when it is checked
+    /// natively or has no expression. Lets the walk skip, without a string comparison, the
+    /// elements whose only constraint is ele-1 — nearly all of them.
+    core: Vec<Option<u32>>,
+    /// Expression text → slot, for profile constraints.
+    by_expression: HashMap<String, u32>,
 }
 
 impl std::fmt::Debug for Invariants {
@@ -81,28 +84,35 @@ impl Invariants {
         defs: &'a Definitions,
         extra: impl Iterator<Item = &'a str>,
     ) -> Self {
-        let mut compiled = HashMap::new();
-        let evaluated = defs
-            .artifact()
-            .constraints
-            .iter()
-            .map(|c| !NATIVE.contains(&c.key.as_str()) && c.expression.is_some())
-            .collect();
+        let mut compiled = Vec::new();
+        let mut by_expression: HashMap<String, u32> = HashMap::new();
+        let mut slot = |e: &str| -> u32 {
+            *by_expression.entry(e.to_string()).or_insert_with(|| {
+                compiled.push(engine.compile(e));
+                (compiled.len() - 1) as u32
+            })
+        };
         let core = defs
             .artifact()
             .constraints
             .iter()
-            .filter(|c| !NATIVE.contains(&c.key.as_str()));
-        let exprs = core.filter_map(|c| c.expression.as_deref()).chain(extra);
-        for e in exprs {
-            if !compiled.contains_key(e) {
-                compiled.insert(e.to_string(), engine.compile(e));
-            }
+            .map(|c| match &c.expression {
+                Some(e) if !NATIVE.contains(&c.key.as_str()) => Some(slot(e)),
+                _ => None,
+            })
+            .collect();
+        for e in extra {
+            slot(e);
         }
         Invariants {
             compiled,
-            evaluated,
+            core,
+            by_expression,
         }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.compiled.len()
     }
 
     /// True when one of the element's R4 constraints is evaluated after the walk.
@@ -110,17 +120,26 @@ impl Invariants {
         element
             .constraints
             .iter()
-            .any(|&i| self.evaluated.get(i as usize).copied().unwrap_or(true))
+            .any(|&i| self.core.get(i as usize).is_some_and(Option::is_some))
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.compiled.len()
+    /// The compiled expression of a site's constraint.
+    fn compiled(&self, source: &Source) -> Option<&Result<Box<dyn CompiledInvariant>, String>> {
+        let slot = match source {
+            Source::Core { index, .. } => self.core.get(*index as usize).copied().flatten()?,
+            Source::Profile(c) => *self.by_expression.get(c.expression.as_deref()?)?,
+        };
+        self.compiled.get(slot as usize)
     }
 }
 
 /// Where a site's constraint lives: the 'static R4 definitions (almost always) or a profile.
 pub(crate) enum Source {
-    Core(&'static Constraint),
+    /// An R4 constraint and its index in the artifact.
+    Core {
+        constraint: &'static Constraint,
+        index: u32,
+    },
     Profile(Box<Constraint>),
 }
 
@@ -143,7 +162,7 @@ impl Site {
         resource: usize,
     ) -> Option<Site> {
         let c: &Constraint = match &constraint {
-            Source::Core(c) => c,
+            Source::Core { constraint, .. } => constraint,
             Source::Profile(c) => c,
         };
         if NATIVE.contains(&c.key.as_str()) || c.expression.is_none() {
@@ -159,7 +178,7 @@ impl Site {
 
     fn constraint(&self) -> &Constraint {
         match &self.constraint {
-            Source::Core(c) => c,
+            Source::Core { constraint, .. } => constraint,
             Source::Profile(c) => c,
         }
     }
@@ -186,10 +205,7 @@ impl Run<'_> {
                 continue;
             };
             let c = s.constraint();
-            match inv
-                .compiled
-                .get(c.expression.as_deref().unwrap_or_default())
-            {
+            match inv.compiled(&s.constraint) {
                 Some(Ok(compiled)) => match compiled.holds(resource, focus, &s.context) {
                     Ok(true) => {}
                     Ok(false) => {

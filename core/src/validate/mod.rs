@@ -411,15 +411,21 @@ impl Run<'_> {
         }
         let resource = self.resource_stack.last().copied().unwrap_or_default();
         let mut seen: Vec<&str> = Vec::new();
+        let all = &defs.artifact().constraints;
         for e in el.into_iter().chain(root) {
-            for c in defs.constraints(e) {
+            for &index in &e.constraints {
+                let Some(c) = all.get(index as usize) else {
+                    continue;
+                };
                 if seen.contains(&c.key.as_str()) {
                     continue;
                 }
                 seen.push(&c.key);
-                if let Some(site) =
-                    invariant::Site::new(invariant::Source::Core(c), location, context, resource)
-                {
+                let source = invariant::Source::Core {
+                    constraint: c,
+                    index,
+                };
+                if let Some(site) = invariant::Site::new(source, location, context, resource) {
                     self.sites.push(site);
                 }
             }
