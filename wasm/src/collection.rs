@@ -27,7 +27,7 @@ impl ResourceCollection {
             Some(text) if text.trim_start().starts_with('[') => {
                 array(parse_text(&text, "resources").map_err(throw_outcome)?)?
             }
-            Some(text) => ndjson(&text)?,
+            Some(text) => ndjson(text.as_bytes())?,
             None if js_sys::Array::is_array(source) => {
                 let arr = js_sys::Array::from(source);
                 let mut out = Vec::with_capacity(arr.length() as usize);
@@ -38,6 +38,20 @@ impl ResourceCollection {
             }
             None => array(input(source, "resources").map_err(throw_outcome)?)?,
         };
+        Ok(ResourceCollection { resources })
+    }
+
+    /// From text in the input buffer (`inputBuffer`), read as the constructor reads a string:
+    /// a JSON array of resources, otherwise NDJSON.
+    #[wasm_bindgen(js_name = fromInput)]
+    pub fn from_input(len: usize) -> Result<ResourceCollection, JsValue> {
+        let resources = crate::with_input(len, |bytes| {
+            if bytes.trim_ascii_start().starts_with(b"[") {
+                array(crate::parse_bytes(bytes, "resources").map_err(throw_outcome)?)
+            } else {
+                ndjson(bytes)
+            }
+        })?;
         Ok(ResourceCollection { resources })
     }
 
@@ -97,8 +111,8 @@ impl ResourceCollection {
     }
 }
 
-fn ndjson(text: &str) -> Result<Vec<Value>, JsValue> {
-    let mut reader = LineReader::new(text.as_bytes());
+fn ndjson(text: &[u8]) -> Result<Vec<Value>, JsValue> {
+    let mut reader = LineReader::new(text);
     let mut out = Vec::new();
     while let Some(line) = reader
         .next_line()

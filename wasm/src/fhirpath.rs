@@ -35,6 +35,14 @@ impl ParsedResource {
         })
     }
 
+    /// Parses the resource in the input buffer (`inputBuffer`).
+    #[wasm_bindgen(js_name = fromInput)]
+    pub fn from_input(len: usize) -> Result<ParsedResource, JsValue> {
+        Ok(ParsedResource {
+            value: crate::parse_input(len, "resource").map_err(throw_outcome)?,
+        })
+    }
+
     /// The resource's `resourceType`, if it has one.
     #[wasm_bindgen(getter, js_name = resourceType)]
     pub fn resource_type(&self) -> Option<String> {
@@ -78,6 +86,13 @@ impl FhirPath {
     /// Evaluates against a resource (JS object or JSON text): JSON text of the result values.
     pub fn evaluate(&self, resource: &JsValue, variables: &JsValue) -> Result<String, JsValue> {
         let r = input(resource, "resource").map_err(throw_outcome)?;
+        self.run(&r, variables, false)
+    }
+
+    /// Evaluates against the resource in the input buffer (`inputBuffer`).
+    #[wasm_bindgen(js_name = evaluateInput)]
+    pub fn evaluate_input(&self, len: usize, variables: &JsValue) -> Result<String, JsValue> {
+        let r = crate::parse_input(len, "resource").map_err(throw_outcome)?;
         self.run(&r, variables, false)
     }
 

@@ -116,6 +116,15 @@ pub fn validate_object_text(text: &str, options_value: &JsValue) -> Result<Strin
     to_text(&v.validate(&value).outcome.to_json())
 }
 
+/// [`validate_object_text`] of text in the input buffer (`inputBuffer`): the facade's path for JS
+/// objects.
+#[wasm_bindgen(js_name = validateInput)]
+pub fn validate_input(len: usize, options_value: &JsValue) -> Result<String, JsValue> {
+    let v = validator_for(options_value)?;
+    let value = crate::parse_input(len, "resource").map_err(throw_outcome)?;
+    to_text(&v.validate(&value).outcome.to_json())
+}
+
 /// Validates a resource (JS object or JSON text) and returns the OperationOutcome as JSON text.
 /// Invalid resources are not errors: their problems are the outcome's issues. Bad options (an
 /// unknown level or profile) throw.

@@ -76,3 +76,18 @@ test('object and array variables', () => {
   assert.deepEqual(firn.evaluate('%list.count()', p, { list: [1, 2, 3] }), [3]);
   assert.deepEqual(firn.evaluate('%v', p, JSON.stringify({ v: 'from text' })), ['from text']);
 });
+
+test('non-ASCII text survives the input buffer (objects, collections, large then small inputs)', () => {
+  const names = ['Zoë', 'Ørsted', '李小龙', 'emoji 😀 pair', 'x'.repeat(5000) + 'é'];
+  for (const family of names) {
+    const p = { resourceType: 'Patient', name: [{ family, given: ['Ünal'] }] };
+    assert.deepEqual(firn.evaluate('Patient.name.family', p), [family]);
+    assert.deepEqual(firn.compile('name.given').evaluate(p), ['Ünal']);
+    assert.deepEqual(firn.parseResource(p).toJSON(), p);
+    assert.equal(firn.validate(p).issue.filter((i) => i.severity === 'error').length, 0);
+  }
+  const c = firn.collection(names.map((family) => ({ resourceType: 'Patient', name: [{ family }] })));
+  assert.deepEqual(c.evaluate('name.family'), names.map((n) => [n]));
+  // A short input after a long one reads only its own bytes.
+  assert.deepEqual(firn.evaluate('id', { resourceType: 'Patient', id: 'a' }), ['a']);
+});

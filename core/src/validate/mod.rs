@@ -398,6 +398,7 @@ impl Run<'_> {
         type_code: &str,
         context: &str,
         location: &str,
+        skip: &[&str],
     ) {
         let (true, Some(inv)) = (self.collect_sites, &self.v.invariants) else {
             return;
@@ -417,7 +418,7 @@ impl Run<'_> {
                 let Some(c) = all.get(index as usize) else {
                     continue;
                 };
-                if seen.contains(&c.key.as_str()) {
+                if seen.contains(&c.key.as_str()) || skip.contains(&c.key.as_str()) {
                     continue;
                 }
                 seen.push(&c.key);
