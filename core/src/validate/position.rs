@@ -31,10 +31,12 @@ pub(crate) fn positions(text: &str, root: &str, wanted: &[&str]) -> HashMap<Stri
         line_start: 0,
         out: HashMap::new(),
         want,
+        done: false,
     };
     s.ws();
     let pos = s.pos();
     s.out.insert(root.to_string(), pos);
+    s.done = s.out.len() >= s.want.len();
     let mut path = root.to_string();
     s.value(&mut path, 0);
     s.out
@@ -47,6 +49,8 @@ struct Scanner<'a> {
     line_start: usize,
     out: HashMap<String, (u64, u64)>,
     want: HashSet<String>,
+    /// Every wanted location is found: the rest of the text is not scanned.
+    done: bool,
 }
 
 impl Scanner<'_> {
@@ -68,6 +72,56 @@ impl Scanner<'_> {
         if self.want.contains(path) && !self.out.contains_key(path) {
             let pos = self.pos_at(at);
             self.out.insert(path.to_string(), pos);
+            self.done = self.out.len() >= self.want.len();
+        }
+    }
+
+    /// Skips one JSON value (a subtree holding no wanted location) without decoding it, keeping
+    /// the line count.
+    fn skip(&mut self) {
+        self.ws();
+        let mut depth = 0usize;
+        while self.i < self.b.len() {
+            match self.b[self.i] {
+                b'"' => {
+                    self.skip_string();
+                    if depth == 0 {
+                        return;
+                    }
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    if depth <= 1 {
+                        if depth == 1 {
+                            self.i += 1;
+                        }
+                        return;
+                    }
+                    depth -= 1;
+                }
+                b',' if depth == 0 => return,
+                b'\n' => {
+                    self.line += 1;
+                    self.line_start = self.i + 1;
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
+    }
+
+    fn skip_string(&mut self) {
+        self.i += 1;
+        while self.i < self.b.len() {
+            match self.b[self.i] {
+                b'\\' => self.i += 2,
+                b'"' => {
+                    self.i += 1;
+                    return;
+                }
+                _ => self.i += 1,
+            }
         }
     }
 
@@ -107,7 +161,7 @@ impl Scanner<'_> {
 
     fn value(&mut self, path: &mut String, depth: usize) {
         self.ws();
-        if self.i >= self.b.len() || depth > 512 {
+        if self.done || self.i >= self.b.len() || depth > 512 {
             return;
         }
         match self.b[self.i] {
@@ -144,8 +198,15 @@ impl Scanner<'_> {
                     if self.i < self.b.len() && self.b[self.i] == b':' {
                         self.i += 1;
                     }
-                    self.value(path, depth + 1);
+                    if self.want.contains(path.as_str()) {
+                        self.value(path, depth + 1);
+                    } else {
+                        self.skip();
+                    }
                     path.truncate(len);
+                    if self.done {
+                        return;
+                    }
                 }
             }
             b'[' => {
@@ -172,8 +233,15 @@ impl Scanner<'_> {
                     path.push_str(&n.to_string());
                     path.push(']');
                     self.record(path, self.i);
-                    self.value(path, depth + 1);
+                    if self.want.contains(path.as_str()) {
+                        self.value(path, depth + 1);
+                    } else {
+                        self.skip();
+                    }
                     path.truncate(len);
+                    if self.done {
+                        return;
+                    }
                     n += 1;
                 }
             }
@@ -222,5 +290,20 @@ mod tests {
         assert_eq!(m["Patient.name[0].given[1]"], (4, 21));
         assert_eq!(m["Patient.birthDate"], (6, 3));
         assert_eq!(locate(&m, "Patient.name[0].given[1].x"), Some((4, 21)));
+    }
+
+    #[test]
+    fn skipped_subtrees_keep_the_line_count() {
+        // Unwanted values of every kind (with strings holding brackets, quotes and commas)
+        // come before the wanted ones.
+        let text = "{\"resourceType\": \"Patient\",\n \"text\": {\"div\": \"<div>}]\\\",[{</div>\",\n \"x\": [1, {\"a\": [\n]}]},\n \"active\": true,\n \"n\": -1.5e3,\n \"name\": [{\"family\": \"F\"},\n {\"given\": [\"a\",\n \"b\"]}],\n \"birthDate\": \"2000\"}";
+        let m = positions(
+            text,
+            "Patient",
+            &["Patient.name[1].given[1]", "Patient.birthDate"],
+        );
+        assert_eq!(m["Patient.name[1].given[1]"], (9, 2));
+        assert_eq!(m["Patient.birthDate"], (10, 2));
+        assert!(!m.contains_key("Patient.text"));
     }
 }

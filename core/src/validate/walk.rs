@@ -840,7 +840,7 @@ fn targets_of(el: &ElementDef) -> Vec<String> {
 /// site, so a heap allocation for each was its largest allocation cost (measured in wasm:
 /// allocation was ~15 % of batch validation).
 pub(crate) enum Loc {
-    Inline { len: u8, buf: [u8; LOC_INLINE] },
+    Inline(arrayvec::ArrayString<LOC_INLINE>),
     Heap(String),
 }
 
@@ -848,20 +848,13 @@ const LOC_INLINE: usize = 150;
 
 impl Loc {
     fn of(parts: &[&str]) -> Loc {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        if len > LOC_INLINE {
-            return Loc::Heap(parts.concat());
-        }
-        let mut buf = [0u8; LOC_INLINE];
-        let mut at = 0;
+        let mut s = arrayvec::ArrayString::new();
         for p in parts {
-            buf[at..at + p.len()].copy_from_slice(p.as_bytes());
-            at += p.len();
+            if s.try_push_str(p).is_err() {
+                return Loc::Heap(parts.concat());
+            }
         }
-        Loc::Inline {
-            len: len as u8,
-            buf,
-        }
+        Loc::Inline(s)
     }
 }
 
@@ -869,9 +862,7 @@ impl std::ops::Deref for Loc {
     type Target = str;
     fn deref(&self) -> &str {
         match self {
-            // Whole `&str`s were copied in, so the bytes are UTF-8 (checked again rather than
-            // assumed: the check is a few ns on short ASCII, and this crate has no unsafe code).
-            Loc::Inline { len, buf } => std::str::from_utf8(&buf[..*len as usize]).unwrap_or(""),
+            Loc::Inline(s) => s,
             Loc::Heap(s) => s,
         }
     }
