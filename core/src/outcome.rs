@@ -5,7 +5,8 @@
 //! severity, an IssueType code, human diagnostics and, where one exists, the FHIRPath location of the
 //! problem. Modules convert their errors with [`IntoOutcome`].
 
-use serde_json::{Map, Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 use std::fmt;
 
 /// `OperationOutcome.issue.severity`.
@@ -187,26 +188,65 @@ impl Issue {
 
     /// The issue as FHIR JSON.
     pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("severity".into(), json!(self.severity.as_str()));
-        m.insert("code".into(), json!(self.code.as_str()));
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// `details.coding` of an issue with a details code.
+#[derive(serde::Serialize)]
+struct Details<'a> {
+    coding: [Coding<'a>; 1],
+}
+
+#[derive(serde::Serialize)]
+struct Coding<'a> {
+    system: &'static str,
+    code: &'a str,
+}
+
+/// The line/column extensions of an issue found in text.
+#[derive(serde::Serialize)]
+struct Position {
+    url: &'static str,
+    #[serde(rename = "valueInteger")]
+    value_integer: u64,
+}
+
+/// The FHIR JSON of an issue, written directly (no intermediate `Value`: outcomes are produced
+/// for every validated resource).
+impl Serialize for Issue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("severity", self.severity.as_str())?;
+        m.serialize_entry("code", self.code.as_str())?;
         if let Some(code) = &self.details_code {
-            m.insert(
-                "details".into(),
-                json!({"coding": [{"system": "https://firn.dev/fhir/CodeSystem/issue", "code": code}]}),
-            );
+            let coding = Coding {
+                system: "https://firn.dev/fhir/CodeSystem/issue",
+                code,
+            };
+            m.serialize_entry("details", &Details { coding: [coding] })?;
         }
-        m.insert("diagnostics".into(), json!(self.diagnostics));
+        m.serialize_entry("diagnostics", &self.diagnostics)?;
         if let Some((line, col)) = self.line_col {
-            m.insert("extension".into(), json!([
-                {"url": "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-line", "valueInteger": line},
-                {"url": "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-col", "valueInteger": col}
-            ]));
+            let at = |url, value_integer| Position { url, value_integer };
+            m.serialize_entry(
+                "extension",
+                &[
+                    at(
+                        "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-line",
+                        line,
+                    ),
+                    at(
+                        "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-col",
+                        col,
+                    ),
+                ],
+            )?;
         }
         if !self.expression.is_empty() {
-            m.insert("expression".into(), json!(self.expression));
+            m.serialize_entry("expression", &self.expression)?;
         }
-        Value::Object(m)
+        m.end()
     }
 }
 
@@ -255,12 +295,23 @@ impl OperationOutcome {
     /// assert_eq!(oo.to_json()["issue"][0]["expression"][0], "Patient.id");
     /// ```
     pub fn to_json(&self) -> Value {
-        let issues: Vec<Value> = if self.issues.is_empty() {
-            vec![Issue::information(IssueType::Informational, "All OK").to_json()]
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// The FHIR JSON of the outcome (an "All OK" information issue when there are none), as
+/// [`OperationOutcome::to_json`] gives it, written without building a `Value`.
+impl Serialize for OperationOutcome {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("resourceType", "OperationOutcome")?;
+        if self.issues.is_empty() {
+            let ok = [Issue::information(IssueType::Informational, "All OK")];
+            m.serialize_entry("issue", &ok)?;
         } else {
-            self.issues.iter().map(Issue::to_json).collect()
-        };
-        json!({"resourceType": "OperationOutcome", "issue": issues})
+            m.serialize_entry("issue", &self.issues)?;
+        }
+        m.end()
     }
 }
 

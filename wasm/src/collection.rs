@@ -89,10 +89,10 @@ impl ResourceCollection {
     /// Validates every resource: JSON text of one OperationOutcome per resource.
     pub fn validate(&self, options: &JsValue) -> Result<String, JsValue> {
         let v = crate::validation::validator_for(options)?;
-        let outcomes: Vec<Value> = self
+        let outcomes: Vec<_> = self
             .resources
             .iter()
-            .map(|r| v.validate(r).outcome.to_json())
+            .map(|r| v.validate(r).outcome)
             .collect();
         to_text(&outcomes)
     }

@@ -113,7 +113,7 @@ pub(crate) fn validator_for(options_value: &JsValue) -> Result<Rc<Validator>, Js
 pub fn validate_object_text(text: &str, options_value: &JsValue) -> Result<String, JsValue> {
     let v = validator_for(options_value)?;
     let value = crate::parse_text(text, "resource").map_err(throw_outcome)?;
-    to_text(&v.validate(&value).outcome.to_json())
+    to_text(&v.validate(&value).outcome)
 }
 
 /// [`validate_object_text`] of text in the input buffer (`inputBuffer`): the facade's path for JS
@@ -122,7 +122,7 @@ pub fn validate_object_text(text: &str, options_value: &JsValue) -> Result<Strin
 pub fn validate_input(len: usize, options_value: &JsValue) -> Result<String, JsValue> {
     let v = validator_for(options_value)?;
     let value = crate::parse_input(len, "resource").map_err(throw_outcome)?;
-    to_text(&v.validate(&value).outcome.to_json())
+    to_text(&v.validate(&value).outcome)
 }
 
 /// Validates a resource (JS object or JSON text) and returns the OperationOutcome as JSON text.
@@ -135,7 +135,7 @@ pub fn validate(resource: &JsValue, options_value: &JsValue) -> Result<String, J
         Some(text) => v.validate_str(&text),
         None => v.validate(&input(resource, "resource").map_err(throw_outcome)?),
     };
-    to_text(&validation.outcome.to_json())
+    to_text(&validation.outcome)
 }
 
 /// Loads a FHIR NPM package (`.tgz` bytes); its profiles, extensions and value sets are used by
