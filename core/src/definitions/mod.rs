@@ -132,6 +132,57 @@ struct ChildEntry {
     /// Index into the element's `types`.
     type_idx: u32,
     is_choice: bool,
+    /// Index into `contexts` of where this child's own children live, or `NO_CONTEXT` when that
+    /// is its type (see [`Child::context`]).
+    context: u32,
+}
+
+const NO_CONTEXT: u32 = u32::MAX;
+
+/// The children of one context: see [`Definitions::child_table`].
+#[derive(Clone, Copy)]
+pub struct ChildTable<'a> {
+    defs: &'a Definitions,
+    map: &'a HashMap<String, ChildEntry>,
+}
+
+impl<'a> ChildTable<'a> {
+    /// The child a JSON key names, as [`Definitions::child`].
+    pub fn get(&self, json_key: &str) -> Option<Child<'a>> {
+        let entry = *self.map.get(json_key)?;
+        let defs = self.defs;
+        let element = &defs.art.types[entry.ty as usize].elements[entry.el as usize];
+        let type_code = element
+            .types
+            .get(entry.type_idx as usize)
+            .map(|t| t.code.as_str())
+            .unwrap_or("");
+        let context = match defs.contexts.get(entry.context as usize) {
+            Some(c) => c.as_str(),
+            None => type_code,
+        };
+        let type_code = if type_code.is_empty() {
+            // contentReference elements carry no type of their own: they share the referenced one.
+            defs.element(context)
+                .and_then(|e| e.types.first())
+                .map(|t| t.code.as_str())
+                .unwrap_or("BackboneElement")
+        } else {
+            type_code
+        };
+        Some(Child {
+            element,
+            type_code,
+            context,
+            is_choice: entry.is_choice,
+        })
+    }
+}
+
+impl std::fmt::Debug for ChildTable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChildTable({} keys)", self.map.len())
+    }
 }
 
 /// The decoded definitions with their lookup indices. Obtain the R4 set with [`Definitions::r4`].
@@ -142,8 +193,9 @@ pub struct Definitions {
     elements_by_path: HashMap<String, (u32, u32)>,
     /// context (type name or inline-group path) → JSON key → child.
     children: HashMap<String, HashMap<String, ChildEntry>>,
-    /// For each `(type, element)`: the context of its children (see [`Child::context`]).
-    child_context: HashMap<(u32, u32), String>,
+    /// Children contexts that are not a type name: inline-group paths and `contentReference`
+    /// targets (see [`Child::context`]), indexed from `ChildEntry::context`.
+    contexts: Vec<String>,
     /// context → its children with a minimum or a maximum above one: the only ones a cardinality
     /// check can find violated (validation checks every object; most contexts have none or few).
     bounded: HashMap<String, Vec<(u32, u32)>>,
@@ -191,7 +243,7 @@ impl Definitions {
             types_by_name: HashMap::with_capacity_and_hasher(art.types.len(), Default::default()),
             elements_by_path: HashMap::default(),
             children: HashMap::default(),
-            child_context: HashMap::default(),
+            contexts: Vec::new(),
             bounded: HashMap::default(),
             search_by_type: HashMap::default(),
             search_by_url: HashMap::default(),
@@ -232,31 +284,6 @@ impl Definitions {
                         .or_default()
                         .push((ti as u32, ei as u32));
                 }
-                let map = self.children.entry(parent.to_string()).or_default();
-                if let Some(stem) = name.strip_suffix("[x]") {
-                    for (k, ty) in e.types.iter().enumerate() {
-                        let key = format!("{stem}{}", upper_first(&ty.code));
-                        map.insert(
-                            key,
-                            ChildEntry {
-                                ty: ti as u32,
-                                el: ei as u32,
-                                type_idx: k as u32,
-                                is_choice: true,
-                            },
-                        );
-                    }
-                } else {
-                    map.insert(
-                        name.to_string(),
-                        ChildEntry {
-                            ty: ti as u32,
-                            el: ei as u32,
-                            type_idx: 0,
-                            is_choice: false,
-                        },
-                    );
-                }
                 // Where this element's own children live.
                 let target = match &e.content_reference {
                     Some(r) => Some(r.clone()),
@@ -269,8 +296,27 @@ impl Definitions {
                         inline.then(|| e.path.clone())
                     }
                 };
-                if let Some(target) = target {
-                    self.child_context.insert((ti as u32, ei as u32), target);
+                let context = match target {
+                    Some(target) => {
+                        self.contexts.push(target);
+                        (self.contexts.len() - 1) as u32
+                    }
+                    None => NO_CONTEXT,
+                };
+                let map = self.children.entry(parent.to_string()).or_default();
+                let entry = |type_idx: usize, is_choice| ChildEntry {
+                    ty: ti as u32,
+                    el: ei as u32,
+                    type_idx: type_idx as u32,
+                    is_choice,
+                    context,
+                };
+                if let Some(stem) = name.strip_suffix("[x]") {
+                    for (k, ty) in e.types.iter().enumerate() {
+                        map.insert(format!("{stem}{}", upper_first(&ty.code)), entry(k, true));
+                    }
+                } else {
+                    map.insert(name.to_string(), entry(0, false));
                 }
             }
         }
@@ -374,6 +420,12 @@ impl Definitions {
     /// JSON key names. Choice keys resolve to their type (`valueQuantity` → `Quantity`). Keys of
     /// primitive extensions (`_birthDate`) are not children: strip the underscore first.
     pub fn child(&self, context: &str, json_key: &str) -> Option<Child<'_>> {
+        self.child_table(context)?.get(json_key)
+    }
+
+    /// The children of `context`, for looking up many keys of one object with one context
+    /// lookup (the validator and FHIRPath do this for every JSON object).
+    pub fn child_table(&self, context: &str) -> Option<ChildTable<'_>> {
         let map = match self.children.get(context) {
             Some(m) => m,
             None => {
@@ -385,32 +437,7 @@ impl Definitions {
                 self.children.get(t.base.as_deref()?)?
             }
         };
-        let entry = *map.get(json_key)?;
-        let element = &self.art.types[entry.ty as usize].elements[entry.el as usize];
-        let type_code = element
-            .types
-            .get(entry.type_idx as usize)
-            .map(|t| t.code.as_str())
-            .unwrap_or("");
-        let context = match self.child_context.get(&(entry.ty, entry.el)) {
-            Some(c) => c.as_str(),
-            None => type_code,
-        };
-        let type_code = if type_code.is_empty() {
-            // contentReference elements carry no type of their own: they share the referenced one.
-            self.element(context)
-                .and_then(|e| e.types.first())
-                .map(|t| t.code.as_str())
-                .unwrap_or("BackboneElement")
-        } else {
-            type_code
-        };
-        Some(Child {
-            element,
-            type_code,
-            context,
-            is_choice: entry.is_choice,
-        })
+        Some(ChildTable { defs: self, map })
     }
 
     /// The direct child elements of a type or inline-group path, in snapshot order.

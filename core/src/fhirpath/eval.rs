@@ -5,7 +5,7 @@ use super::decimal::Decimal;
 use super::parser::{BinOp, Func, Lit, MAX_DEPTH, Node, TypeSpec};
 use super::quantity::{Quantity, calendar_unit, dims_unit, ucum_to_calendar};
 use super::{Env, FhirPathError};
-use crate::definitions::{Definitions, Membership};
+use crate::definitions::{ChildTable, Definitions, Membership};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -414,6 +414,12 @@ const SCAN_MAX: usize = 12;
 /// A member of a JSON object. FHIR objects are small, and serde_json's map hashes every lookup
 /// with SipHash: a scan comparing lengths first is cheaper up to [`SCAN_MAX`] members.
 fn get_member<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<(&'a String, &'a Value)> {
+    // `resourceType` comes first in nearly every resource.
+    if let Some(first) = obj.iter().next()
+        && first.0 == key
+    {
+        return Some(first);
+    }
     if obj.len() > SCAN_MAX {
         return obj.get_key_value(key);
     }
@@ -522,12 +528,23 @@ fn sem<T>(msg: impl Into<String>) -> R<T> {
 }
 
 impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
-    fn child_type(&self, ctx: &str, key: &str, json: Option<&'a Value>) -> (&'a str, &'a str) {
-        if let Some(Value::Object(o)) = json
-            && let Some((_, Value::String(rt))) = get_member(o, "resourceType")
-        {
-            return (rt.as_str(), rt.as_str());
+    /// The children table of a context (`None` for an unknown or empty one): looked up once per
+    /// object, then once per key.
+    fn table(&self, ctx: &str) -> Option<ChildTable<'static>> {
+        if ctx.is_empty() {
+            None
+        } else {
+            self.defs.child_table(ctx)
         }
+    }
+
+    /// The declared (type, children context) of member `key` of a `ctx` object.
+    fn declared_type(
+        &self,
+        table: Option<ChildTable<'static>>,
+        ctx: &str,
+        key: &str,
+    ) -> (&'a str, &'a str) {
         if ctx.is_empty() {
             return ("", "");
         }
@@ -540,7 +557,7 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             // Resource.id is an `id` (the definitions record its System.String value type).
             return ("id", "id");
         }
-        match self.defs.child(ctx, key) {
+        match table.and_then(|t| t.get(key)) {
             Some(c) => {
                 if sys_type(c.type_code).is_some() {
                     // Resource.id, Element.id, Extension.url: System.String in the definitions,
@@ -570,6 +587,7 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
     fn push_prop(
         &self,
         parent: &Item<'a>,
+        table: Option<ChildTable<'static>>,
         pctx: &str,
         via_ext: bool,
         key: &'a str,
@@ -590,8 +608,19 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                 p.clone()
             }
         });
+        let declared = self.declared_type(table, pctx, key);
         let mk = |json: Option<&'a Value>, ext: Option<&'a Value>, index: Option<usize>| {
-            let (ty, ctx) = self.child_type(pctx, key, json);
+            // In a slot of type Resource (contained, Bundle.entry.resource …) or of unknown
+            // type, an object is typed by its resourceType.
+            let (ty, ctx) = match json {
+                Some(Value::Object(o)) if matches!(declared.0, "" | "Resource") => {
+                    match get_member(o, "resourceType") {
+                        Some((_, Value::String(rt))) => (rt.as_str(), rt.as_str()),
+                        _ => declared,
+                    }
+                }
+                _ => declared,
+            };
             Item {
                 val: Val::Node(FNode { json, ext, ty, ctx }),
                 path: parent_path.as_ref().map(|pp| {
@@ -660,11 +689,11 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             }
             _ => return Ok(()),
         };
+        let table = self.table(n.ctx);
         // `valueQuantity` is a JSON name, not a FHIRPath one: FHIRPath says `value` (or
         // `value.ofType(Quantity)`).
-        if !n.ctx.is_empty()
-            && name.bytes().skip(1).any(|b| b.is_ascii_uppercase())
-            && self.defs.child(n.ctx, name).is_some_and(|c| c.is_choice)
+        if name.bytes().skip(1).any(|b| b.is_ascii_uppercase())
+            && table.and_then(|t| t.get(name)).is_some_and(|c| c.is_choice)
         {
             return sem(format!(
                 "`{name}` is a choice-type JSON name, not an element: use the element name with ofType()"
@@ -682,6 +711,7 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             };
             self.push_prop(
                 item,
+                table,
                 n.ctx,
                 via_ext,
                 key,
@@ -698,16 +728,17 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                 if k.len() > name.len()
                     && k.starts_with(name)
                     && k.as_bytes()[name.len()].is_ascii_uppercase()
-                    && (n.ctx.is_empty() || self.defs.child(n.ctx, k).is_some_and(|c| c.is_choice))
+                    && (n.ctx.is_empty()
+                        || table.and_then(|t| t.get(k)).is_some_and(|c| c.is_choice))
                 {
                     let e = companion(obj, k);
-                    self.push_prop(item, n.ctx, via_ext, k.as_str(), Some(v), e, out);
+                    self.push_prop(item, table, n.ctx, via_ext, k.as_str(), Some(v), e, out);
                     found = true;
                 }
             }
         }
         if !found && self.env.strict && !n.ctx.is_empty() {
-            let known = self.defs.child(n.ctx, name).is_some()
+            let known = table.and_then(|t| t.get(name)).is_some()
                 || self.defs.element(&format!("{}.{name}[x]", n.ctx)).is_some()
                 || self
                     .defs
@@ -727,6 +758,7 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         };
         // Most objects have no `_x` companions: then no key needs a partner lookup.
         let has_companions = obj.keys().any(|k| k.starts_with('_'));
+        let table = self.table(n.ctx);
         for (k, v) in obj {
             if k == "resourceType" {
                 continue;
@@ -735,14 +767,14 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                 if get_member(obj, base).is_some() {
                     continue;
                 }
-                self.push_prop(item, n.ctx, via_ext, base, None, Some(v), out);
+                self.push_prop(item, table, n.ctx, via_ext, base, None, Some(v), out);
             } else {
                 let e = if has_companions {
                     companion(obj, k)
                 } else {
                     None
                 };
-                self.push_prop(item, n.ctx, via_ext, k.as_str(), Some(v), e, out);
+                self.push_prop(item, table, n.ctx, via_ext, k.as_str(), Some(v), e, out);
             }
         }
     }

@@ -115,6 +115,7 @@ impl Run<'_> {
         let mut seen: Vec<(&ElementDef, usize, &str)> = Vec::new();
         // Most objects have no `_x` primitive companions: then no key needs a partner lookup.
         let has_companions = obj.keys().any(|k| k.starts_with('_'));
+        let table = defs.child_table(context);
         for (key, value) in obj {
             if is_resource && key == "resourceType" {
                 continue;
@@ -123,7 +124,7 @@ impl Run<'_> {
                 Some(n) => (n, true),
                 None => (key.as_str(), false),
             };
-            let Some(child) = defs.child(context, name) else {
+            let Some(child) = table.and_then(|t| t.get(name)) else {
                 self.unknown_key(context, key, path);
                 continue;
             };
