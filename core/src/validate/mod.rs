@@ -395,7 +395,7 @@ impl Run<'_> {
     pub(crate) fn sites_for(
         &mut self,
         el: Option<&'static crate::definitions::ElementDef>,
-        type_code: &str,
+        ty: Option<&'static crate::definitions::TypeDef>,
         context: &str,
         location: &str,
         skip: &[&str],
@@ -404,7 +404,7 @@ impl Run<'_> {
             return;
         };
         let defs = self.v.defs;
-        let root = defs.type_def(type_code).and_then(|t| t.elements.first());
+        let root = ty.and_then(|t| t.elements.first());
         let el = el.filter(|e| inv.evaluates(e));
         let root = root.filter(|e| inv.evaluates(e));
         if el.is_none() && root.is_none() {

@@ -81,7 +81,7 @@ impl Run<'_> {
         } else {
             super::invariant::VACUOUS_WITHOUT_CONTAINED
         };
-        self.sites_for(None, rt, rt, &path, skip);
+        self.sites_for(None, self.v.defs.type_def(rt), rt, &path, skip);
         self.object(obj, rt, &path, true);
         self.resource_stack.pop();
         if rt == "Bundle" && !self.structure_only {
@@ -315,7 +315,9 @@ impl Run<'_> {
             }
             return;
         }
-        if defs.is_primitive(type_code) {
+        // One type lookup per item: the primitive test and the type's own constraints.
+        let ty = defs.type_def(type_code);
+        if ty.is_some_and(|t| t.kind == crate::definitions::TypeKind::Primitive) {
             if let Err(msg) = self.v.prims.check(type_code, item) {
                 self.push(Issue::error(IssueType::Value, msg), loc);
                 return;
@@ -323,7 +325,7 @@ impl Run<'_> {
             if self.structure_only {
                 return;
             }
-            self.sites_for(Some(el), type_code, type_code, loc, &[]);
+            self.sites_for(Some(el), ty, type_code, loc, &[]);
             if type_code == "xhtml"
                 && let Value::String(div) = item
             {
@@ -377,7 +379,7 @@ impl Run<'_> {
         if self.structure_only {
             return;
         }
-        self.sites_for(Some(el), type_code, ctx, loc, &[]);
+        self.sites_for(Some(el), ty, ctx, loc, &[]);
         match type_code {
             "Coding" => {
                 let sys = obj.get("system").and_then(Value::as_str);
