@@ -1674,20 +1674,24 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                 Ok(out)
             }
             F::Descendants => {
+                // Breadth first in one vector: each level is appended after the previous one,
+                // the order the spec's repeated children() gives.
                 let mut out = Vec::new();
-                let mut frontier = input;
-                let mut guard = 0;
-                while !frontier.is_empty() {
-                    guard += 1;
-                    if guard > MAX_DEPTH {
+                for it in &input {
+                    self.children_of(it, &mut out);
+                }
+                let (mut start, mut depth) = (0, 1);
+                while start < out.len() {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
                         return err("descendants(): input nested too deeply");
                     }
-                    let mut next = Vec::new();
-                    for it in &frontier {
-                        self.children_of(it, &mut next);
+                    let end = out.len();
+                    for i in start..end {
+                        let it = out[i].clone();
+                        self.children_of(&it, &mut out);
                     }
-                    out.extend(next.iter().cloned());
-                    frontier = next;
+                    start = end;
                 }
                 Ok(out)
             }
