@@ -180,16 +180,6 @@ impl FhirPath {
     }
 }
 
-/// One-shot evaluation (the expression is compiled through a cache, so repeating it is cheap).
-#[wasm_bindgen]
-pub fn evaluate(
-    expression: &str,
-    resource: &JsValue,
-    variables: &JsValue,
-) -> Result<String, JsValue> {
-    compile(expression)?.evaluate(resource, variables)
-}
-
 /// One-shot [`FhirPath::evaluate_items`].
 #[wasm_bindgen(js_name = evaluateItems)]
 pub fn evaluate_items(

@@ -107,17 +107,9 @@ pub(crate) fn validator_for(options_value: &JsValue) -> Result<Rc<Validator>, Js
     validator(options(options_value)?)
 }
 
-/// Validates JSON text of a resource that came from a JS object (`JSON.stringify`): like
-/// `validate`, without line/column positions (they would point into text the caller never saw).
-#[wasm_bindgen(js_name = validateObjectText)]
-pub fn validate_object_text(text: &str, options_value: &JsValue) -> Result<String, JsValue> {
-    let v = validator_for(options_value)?;
-    let value = crate::parse_text(text, "resource").map_err(throw_outcome)?;
-    to_text(&v.validate(&value).outcome)
-}
-
-/// [`validate_object_text`] of text in the input buffer (`inputBuffer`): the facade's path for JS
-/// objects.
+/// Validates JSON text in the input buffer (`inputBuffer`) that came from a JS object
+/// (`JSON.stringify`): like `validate`, without line/column positions (they would point into text
+/// the caller never saw). The facade's path for JS objects.
 #[wasm_bindgen(js_name = validateInput)]
 pub fn validate_input(len: usize, options_value: &JsValue) -> Result<String, JsValue> {
     let v = validator_for(options_value)?;
