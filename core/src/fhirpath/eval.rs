@@ -2990,3 +2990,36 @@ fn html_ok(s: &str) -> bool {
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::key_eq;
+
+    #[test]
+    fn key_eq_is_string_equality() {
+        let keys = [
+            "",
+            "a",
+            "id",
+            "meta",
+            "_meta",
+            "valueX",
+            "display",
+            "resourceType",
+            "resourceTypf",
+            "identifier",
+            "12345678",
+            "123456789",
+            "1234567812345678",
+            "1234567812345679",
+            "1234567812345678x",
+            "é",
+            "e\u{301}",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(key_eq(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+}
