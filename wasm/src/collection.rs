@@ -3,7 +3,7 @@
 //! the JS↔wasm boundary per resource.
 
 use crate::fhirpath::FhirPath;
-use crate::{input, parse_text, throw_issue, throw_outcome, to_text};
+use crate::{input, throw_issue, throw_outcome, to_text};
 use firn_core::ndjson::LineReader;
 use firn_core::outcome::IssueType;
 use firn_core::search::{NoResolver, Query, SearchConfig};
@@ -24,10 +24,7 @@ impl ResourceCollection {
     #[wasm_bindgen(constructor)]
     pub fn new(source: &JsValue) -> Result<ResourceCollection, JsValue> {
         let resources = match source.as_string() {
-            Some(text) if text.trim_start().starts_with('[') => {
-                array(parse_text(&text, "resources").map_err(throw_outcome)?)?
-            }
-            Some(text) => ndjson(text.as_bytes())?,
+            Some(text) => from_text(text.as_bytes())?,
             None if js_sys::Array::is_array(source) => {
                 let arr = js_sys::Array::from(source);
                 let mut out = Vec::with_capacity(arr.length() as usize);
@@ -45,13 +42,7 @@ impl ResourceCollection {
     /// a JSON array of resources, otherwise NDJSON.
     #[wasm_bindgen(js_name = fromInput)]
     pub fn from_input(len: usize) -> Result<ResourceCollection, JsValue> {
-        let resources = crate::with_input(len, |bytes| {
-            if bytes.trim_ascii_start().starts_with(b"[") {
-                array(crate::parse_bytes(bytes, "resources").map_err(throw_outcome)?)
-            } else {
-                ndjson(bytes)
-            }
-        })?;
+        let resources = crate::with_input(len, from_text)?;
         Ok(ResourceCollection { resources })
     }
 
@@ -108,6 +99,15 @@ impl ResourceCollection {
             }
         }
         Ok(out)
+    }
+}
+
+/// Text of resources: a JSON array, otherwise NDJSON.
+fn from_text(text: &[u8]) -> Result<Vec<Value>, JsValue> {
+    if text.trim_ascii_start().starts_with(b"[") {
+        array(crate::parse_bytes(text, "resources").map_err(throw_outcome)?)
+    } else {
+        ndjson(text)
     }
 }
 

@@ -179,6 +179,23 @@ pub enum Summary {
     False,
 }
 
+impl Summary {
+    /// The values `_summary` accepts, for messages.
+    pub const EXPECTED: &'static str = "expected true, text, data, count or false";
+
+    /// A `_summary` value (`true`, `text`, `data`, `count`, `false`).
+    pub fn parse(s: &str) -> Option<Summary> {
+        Some(match s {
+            "true" => Summary::True,
+            "text" => Summary::Text,
+            "data" => Summary::Data,
+            "count" => Summary::Count,
+            "false" => Summary::False,
+            _ => return None,
+        })
+    }
+}
+
 /// `_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Total {
@@ -511,20 +528,9 @@ impl Query {
                 }
             }
             "_summary" => {
-                self.result.summary = Some(match value {
-                    "true" => Summary::True,
-                    "text" => Summary::Text,
-                    "data" => Summary::Data,
-                    "count" => Summary::Count,
-                    "false" => Summary::False,
-                    _ => {
-                        return Err(invalid(
-                            key,
-                            value,
-                            "expected true, text, data, count or false",
-                        ));
-                    }
-                });
+                self.result.summary = Some(
+                    Summary::parse(value).ok_or_else(|| invalid(key, value, Summary::EXPECTED))?,
+                );
             }
             "_elements" => {
                 self.result.elements = Some(

@@ -68,17 +68,8 @@ fn versioned_reply(status: u16, resource: Option<Value>, v: &Version) -> Reply {
 }
 
 fn parse_summary(s: &str) -> Result<Summary, ApiError> {
-    Ok(match s {
-        "true" => Summary::True,
-        "text" => Summary::Text,
-        "data" => Summary::Data,
-        "count" => Summary::Count,
-        "false" => Summary::False,
-        _ => {
-            return Err(ApiError::BadRequest(format!(
-                "invalid _summary `{s}`: expected true, text, data, count or false"
-            )));
-        }
+    Summary::parse(s).ok_or_else(|| {
+        ApiError::BadRequest(format!("invalid _summary `{s}`: {}", Summary::EXPECTED))
     })
 }
 
