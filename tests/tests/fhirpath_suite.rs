@@ -6,7 +6,7 @@
 //! `mode="strict"` runs with [`Env::strict`], `checkOrderedFunctions="true"` with
 //! [`Env::check_ordered_functions`]. Run with `--nocapture` to see the summary line and failures.
 
-use firn_core::fhirpath::{Env, Expression, Item};
+use firn_core::fhirpath::{Document, Env, Expression, Item};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -126,6 +126,7 @@ fn fhirpath_r4_suite() {
     let mut inputs: HashMap<String, Value> = HashMap::new();
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let mut kind_mismatch = 0;
+    let mut doc_mismatch = 0;
     for t in &tests {
         let name = t.attrs.get("name").cloned().unwrap_or_default();
         if SKIP.iter().any(|(n, _)| *n == name) {
@@ -153,12 +154,11 @@ fn fhirpath_r4_suite() {
             t.attrs.get("checkOrderedFunctions").map(String::as_str) == Some("true"),
         );
         let predicate = t.attrs.get("predicate").map(String::as_str) == Some("true");
-        let outcome = Expression::compile(src).and_then(|e| {
-            let items = e.evaluate(&input, &env)?;
-            let rendered: Vec<(String, bool)> = if predicate {
+        let outputs: Vec<&El> = t.children.iter().filter(|c| c.name == "output").collect();
+        let render_all = |items: Vec<Item<'_>>| -> Vec<(String, bool)> {
+            if predicate {
                 vec![((!items.is_empty()).to_string(), true)]
             } else {
-                let outputs: Vec<&El> = t.children.iter().filter(|c| c.name == "output").collect();
                 items
                     .iter()
                     .enumerate()
@@ -170,9 +170,39 @@ fn fhirpath_r4_suite() {
                         (render(it), ty_ok)
                     })
                     .collect()
+            }
+        };
+        let compiled = Expression::compile(src);
+        let outcome = compiled
+            .clone()
+            .and_then(|e| Ok(render_all(e.evaluate(&input, &env)?)));
+        // The same expression over the input as a compact Document: identical results, types,
+        // locations and errors.
+        if let Ok(e) = &compiled {
+            let mut doc = Document::new();
+            let root = doc.push(&input).unwrap();
+            let located = |items: Vec<Item<'_>>| -> Vec<(String, Option<String>)> {
+                items
+                    .iter()
+                    .map(|i| (format!("{}:{}", i.type_name(), i.to_json()), i.location()))
+                    .collect()
             };
-            Ok(rendered)
-        });
+            let via_value = e
+                .evaluate(&input, &env)
+                .map(located)
+                .map_err(|e| e.to_string());
+            let via_doc = e
+                .evaluate_in(&doc, root, &env)
+                .map(located)
+                .map_err(|e| e.to_string());
+            if via_value != via_doc {
+                doc_mismatch += 1;
+                eprintln!(
+                    "DOCUMENT MISMATCH {name}: `{}` value {via_value:?} document {via_doc:?}",
+                    src.trim()
+                );
+            }
+        }
         let expected: Vec<&str> = t
             .children
             .iter()
@@ -219,6 +249,11 @@ fn fhirpath_r4_suite() {
         }
     }
     println!("FHIRPath R4 suite: {passed} passed, {failed} failed, {skipped} skipped");
+    println!("FHIRPath R4 suite over Documents: {doc_mismatch} tests differ from Value evaluation");
+    assert_eq!(
+        doc_mismatch, 0,
+        "Document evaluation differs from Value evaluation"
+    );
     assert!(SKIP.len() <= 5, "at most five skips");
     eprintln!(
         "({kind_mismatch} invalid tests failed with a different error kind than the suite names)"
