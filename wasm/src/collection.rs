@@ -2,8 +2,9 @@
 //! Bundle — so FHIRPath, validation and search run over all of them in one call, without crossing
 //! the JS↔wasm boundary per resource.
 
-use crate::fhirpath::FhirPath;
+use crate::fhirpath::{FhirPath, Target, push};
 use crate::{input, throw_issue, throw_outcome, to_text};
+use firn_core::fhirpath::{Document, Root};
 use firn_core::ndjson::LineReader;
 use firn_core::outcome::IssueType;
 use firn_core::search::{NoResolver, Query, SearchConfig};
@@ -14,6 +15,11 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen]
 pub struct ResourceCollection {
     resources: Vec<Value>,
+    /// The same resources in FHIRPath's compact form: `evaluate` reads these (over many
+    /// resources it is bound by memory access, and the compact form keeps each resource's nodes
+    /// together); validation and search read the `Value`s.
+    doc: Document,
+    roots: Vec<Root>,
 }
 
 #[wasm_bindgen]
@@ -35,15 +41,14 @@ impl ResourceCollection {
             }
             None => array(input(source, "resources").map_err(throw_outcome)?)?,
         };
-        Ok(ResourceCollection { resources })
+        ResourceCollection::of(resources)
     }
 
     /// From text in the input buffer (`inputBuffer`), read as the constructor reads a string:
     /// a JSON array of resources, otherwise NDJSON.
     #[wasm_bindgen(js_name = fromInput)]
     pub fn from_input(len: usize) -> Result<ResourceCollection, JsValue> {
-        let resources = crate::with_input(len, from_text)?;
-        Ok(ResourceCollection { resources })
+        ResourceCollection::of(crate::with_input(len, from_text)?)
     }
 
     /// Number of resources.
@@ -65,13 +70,13 @@ impl ResourceCollection {
         let vars = crate::fhirpath::Variables::parse(variables)?;
         // Values only: no location tracking.
         let env = expression.env(&vars).locations(false);
-        let mut out = Vec::with_capacity(self.resources.len() * 8);
+        let mut out = Vec::with_capacity(self.roots.len() * 8);
         out.push(b'[');
-        for (i, r) in self.resources.iter().enumerate() {
+        for (i, r) in self.roots.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            expression.write_values(r, &env, &mut out)?;
+            expression.write_values(Target::Document(&self.doc, *r), &env, &mut out)?;
         }
         out.push(b']');
         Ok(String::from_utf8(out).unwrap_or_default())
@@ -99,6 +104,21 @@ impl ResourceCollection {
             }
         }
         Ok(out)
+    }
+}
+
+impl ResourceCollection {
+    fn of(resources: Vec<Value>) -> Result<ResourceCollection, JsValue> {
+        let mut doc = Document::new();
+        let roots = resources
+            .iter()
+            .map(|r| push(&mut doc, r))
+            .collect::<Result<_, _>>()?;
+        Ok(ResourceCollection {
+            resources,
+            doc,
+            roots,
+        })
     }
 }
 

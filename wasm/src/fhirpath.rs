@@ -5,7 +5,7 @@
 
 use crate::{input, throw_issue, throw_outcome, to_text};
 use firn_core::fhirpath::datetime::DateTime;
-use firn_core::fhirpath::{Env, Expression, Item, PathStep};
+use firn_core::fhirpath::{Document, Env, Expression, Item, PathStep, Root};
 use firn_core::outcome::IssueType;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -22,7 +22,9 @@ pub struct FhirPath {
 /// without converting it again.
 #[wasm_bindgen]
 pub struct ParsedResource {
-    value: Value,
+    /// FHIRPath's compact form of the resource.
+    doc: Document,
+    root: Root,
 }
 
 #[wasm_bindgen]
@@ -30,38 +32,37 @@ impl ParsedResource {
     /// Parses a resource (JS object or JSON text).
     #[wasm_bindgen(constructor)]
     pub fn new(resource: &JsValue) -> Result<ParsedResource, JsValue> {
-        Ok(ParsedResource {
-            value: input(resource, "resource").map_err(throw_outcome)?,
-        })
+        ParsedResource::from_value(input(resource, "resource").map_err(throw_outcome)?)
     }
 
     /// Parses the resource in the input buffer (`inputBuffer`).
     #[wasm_bindgen(js_name = fromInput)]
     pub fn from_input(len: usize) -> Result<ParsedResource, JsValue> {
-        Ok(ParsedResource {
-            value: crate::parse_input(len, "resource").map_err(throw_outcome)?,
-        })
+        ParsedResource::from_value(crate::parse_input(len, "resource").map_err(throw_outcome)?)
     }
 
     /// The resource's `resourceType`, if it has one.
     #[wasm_bindgen(getter, js_name = resourceType)]
     pub fn resource_type(&self) -> Option<String> {
-        self.value
-            .get("resourceType")
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        self.doc.resource_type(self.root).map(str::to_string)
     }
 
     /// The resource as JSON text.
     #[wasm_bindgen(js_name = toJSON)]
     pub fn to_json(&self) -> String {
-        self.value.to_string()
+        self.doc.to_json_string(self.root)
     }
 }
 
 impl ParsedResource {
-    pub(crate) fn value(&self) -> &Value {
-        &self.value
+    fn from_value(value: Value) -> Result<ParsedResource, JsValue> {
+        let mut doc = Document::new();
+        let root = push(&mut doc, &value)?;
+        Ok(ParsedResource { doc, root })
+    }
+
+    fn target(&self) -> Target<'_> {
+        Target::Document(&self.doc, self.root)
     }
 }
 
@@ -86,14 +87,14 @@ impl FhirPath {
     /// Evaluates against a resource (JS object or JSON text): JSON text of the result values.
     pub fn evaluate(&self, resource: &JsValue, variables: &JsValue) -> Result<String, JsValue> {
         let r = input(resource, "resource").map_err(throw_outcome)?;
-        self.run(&r, variables, false)
+        self.run(Target::Value(&r), variables, false)
     }
 
     /// Evaluates against the resource in the input buffer (`inputBuffer`).
     #[wasm_bindgen(js_name = evaluateInput)]
     pub fn evaluate_input(&self, len: usize, variables: &JsValue) -> Result<String, JsValue> {
         let r = crate::parse_input(len, "resource").map_err(throw_outcome)?;
-        self.run(&r, variables, false)
+        self.run(Target::Value(&r), variables, false)
     }
 
     /// Evaluates against a [`ParsedResource`].
@@ -103,7 +104,7 @@ impl FhirPath {
         resource: &ParsedResource,
         variables: &JsValue,
     ) -> Result<String, JsValue> {
-        self.run(resource.value(), variables, false)
+        self.run(resource.target(), variables, false)
     }
 
     /// Evaluates and returns items `{value, type, path, pointer}` as JSON text: the FHIR or System
@@ -116,7 +117,7 @@ impl FhirPath {
         variables: &JsValue,
     ) -> Result<String, JsValue> {
         let r = input(resource, "resource").map_err(throw_outcome)?;
-        self.run(&r, variables, true)
+        self.run(Target::Value(&r), variables, true)
     }
 
     /// [`Self::evaluate_items`] against a [`ParsedResource`].
@@ -126,7 +127,7 @@ impl FhirPath {
         resource: &ParsedResource,
         variables: &JsValue,
     ) -> Result<String, JsValue> {
-        self.run(resource.value(), variables, true)
+        self.run(resource.target(), variables, true)
     }
 }
 
@@ -141,40 +142,50 @@ impl FhirPath {
         if self.clock { env.now(now()) } else { env }
     }
 
+    /// The items of one resource.
+    fn items<'a, 'e: 'a>(
+        &self,
+        target: Target<'a>,
+        env: &Env<'e>,
+    ) -> Result<Vec<Item<'a>>, JsValue> {
+        match target {
+            Target::Value(v) => self.expr.evaluate(v, env),
+            Target::Document(doc, root) => self.expr.evaluate_in(doc, root, env),
+        }
+        .map_err(throw_outcome)
+    }
+
     /// Appends the result values of one resource, as JSON text, to `out`.
     pub(crate) fn write_values(
         &self,
-        resource: &Value,
+        target: Target<'_>,
         env: &Env<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), JsValue> {
-        let items = self.expr.evaluate(resource, env).map_err(throw_outcome)?;
+        let items = self.items(target, env)?;
         out.push(b'[');
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            match item.as_json() {
-                Some(v) => serde_json::to_writer(&mut *out, v),
-                None => serde_json::to_writer(&mut *out, &item.to_json()),
-            }
-            .map_err(|e| throw_issue(IssueType::Exception, e.to_string()))?;
+            item.write_json(&mut *out)
+                .map_err(|e| throw_issue(IssueType::Exception, e.to_string()))?;
         }
         out.push(b']');
         Ok(())
     }
 
-    fn run(&self, resource: &Value, variables: &JsValue, items: bool) -> Result<String, JsValue> {
+    fn run(&self, target: Target<'_>, variables: &JsValue, items: bool) -> Result<String, JsValue> {
         let vars = Variables::parse(variables)?;
         // Values only: no location tracking (no path node per navigation step).
         let env = self.env(&vars).locations(items);
         if items {
-            let out = self.expr.evaluate(resource, &env).map_err(throw_outcome)?;
+            let out = self.items(target, &env)?;
             let v: Vec<Value> = out.iter().map(item_json).collect();
             to_text(&v)
         } else {
             let mut out = Vec::with_capacity(64);
-            self.write_values(resource, &env, &mut out)?;
+            self.write_values(target, &env, &mut out)?;
             Ok(String::from_utf8(out).unwrap_or_default())
         }
     }
@@ -248,4 +259,18 @@ pub(crate) fn pointer(steps: &[PathStep]) -> String {
         }
     }
     s
+}
+
+/// What an expression is evaluated against: a parsed `Value` (one-shot calls) or a resource of a
+/// FHIRPath [`Document`] (resources parsed once and evaluated many times).
+#[derive(Clone, Copy)]
+pub(crate) enum Target<'a> {
+    Value(&'a Value),
+    Document(&'a Document, Root),
+}
+
+/// Adds a resource to a document; a resource the compact form cannot hold is a FHIR error.
+pub(crate) fn push(doc: &mut Document, value: &Value) -> Result<Root, JsValue> {
+    doc.push(value)
+        .map_err(|e| throw_issue(IssueType::TooLong, e.to_string()))
 }

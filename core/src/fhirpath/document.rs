@@ -107,6 +107,16 @@ impl Document {
         self.json(root).to_value()
     }
 
+    /// The value at `root` as JSON text (what serde_json would write for [`Document::to_value`]).
+    pub fn to_json_string(&self, root: Root) -> String {
+        serde_json::to_string(&self.json(root)).unwrap_or_default()
+    }
+
+    /// The `resourceType` of the resource at `root`.
+    pub fn resource_type(&self, root: Root) -> Option<&str> {
+        self.json(root).get("resourceType")?.as_str()
+    }
+
     pub(crate) fn json(&self, root: Root) -> Json<'_> {
         Json::D(self, root.0)
     }
@@ -563,6 +573,9 @@ mod tests {
         let r2 = doc.push(&json!(["top", {"k": 1}])).unwrap();
         assert_eq!(doc.to_value(r1), v);
         assert_eq!(doc.to_value(r2), json!(["top", {"k": 1}]));
+        assert_eq!(doc.to_json_string(r1), v.to_string());
+        assert_eq!(doc.resource_type(r1), Some("Patient"));
+        assert_eq!(doc.resource_type(r2), None);
         assert_eq!(
             serde_json::to_string(&doc.json(r1)).unwrap(),
             serde_json::to_string(&v).unwrap()
