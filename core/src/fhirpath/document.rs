@@ -7,9 +7,10 @@
 //! strings are separate heap blocks, so finding one member of a cold resource is a chain of
 //! dependent cache misses (measured natively: `id.exists()` over 7,160 Synthea resources costs
 //! ~4× more per resource than over 50 resources that stay in cache). A [`Document`] stores every
-//! node as one 16-byte record; the members of an object (and the items of an array) are
-//! contiguous records, and the keys and short strings of one object are contiguous text. A
-//! lookup is a scan of adjacent records comparing lengths, then bytes.
+//! node as one 24-byte record; the members of an object (and the items of an array) are
+//! contiguous records, and the keys and short strings of one object are contiguous text. Each
+//! record also holds the first eight bytes of its key, so a lookup is a scan of adjacent records
+//! comparing length and prefix — most FHIR keys are at most eight bytes and need nothing else.
 //!
 //! A document is built from `serde_json::Value`s (so parsing, escapes and number precision are
 //! exactly serde_json's) and can hold many resources: each [`Document::push`] returns the root of
@@ -53,6 +54,8 @@ pub enum DocumentError {
 /// One node: its key (when it is an object member) and its value.
 #[derive(Debug, Default, Clone, Copy)]
 struct Rec {
+    /// The key's first eight bytes, zero-padded ([`prefix`]).
+    key_prefix: u64,
     key_off: u32,
     key_len: u16,
     kind: Kind,
@@ -166,6 +169,7 @@ impl Document {
                     let key_len = u16::try_from(k.len()).map_err(|_| DocumentError::KeyTooLong)?;
                     let (key_off, _) = self.add_text(k)?;
                     self.recs[first + i].key_off = key_off;
+                    self.recs[first + i].key_prefix = prefix(k.as_bytes());
                     self.recs[first + i].key_len = key_len;
                     if !matches!(x, Value::Array(_) | Value::Object(_)) {
                         self.fill(first + i, x)?;
@@ -196,8 +200,87 @@ impl Document {
             .unwrap_or("")
     }
 
+    /// The records of an array's items or an object's members.
+    fn block(&self, first: u32, n: u32) -> &[Rec] {
+        self.recs
+            .get(first as usize..first as usize + n as usize)
+            .unwrap_or(&[])
+    }
+
+    /// The member of the object block (`first`, `n`) that `probe` names.
+    fn find(&self, first: u32, n: u32, probe: Probe<'_>) -> Option<(&str, Json<'_>)> {
+        let i = self
+            .block(first, n)
+            .iter()
+            .position(|r| probe.matches(self, r))?;
+        let at = first + i as u32;
+        Some((self.key(&self.rec(at)), Json::D(self, at)))
+    }
+
     fn key(&self, r: &Rec) -> &str {
         self.str_at(r.key_off, u32::from(r.key_len))
+    }
+}
+
+/// The first eight bytes of a key, zero-padded, as one word.
+#[inline]
+fn prefix(k: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = k.len().min(8);
+    b[..n].copy_from_slice(&k[..n]);
+    u64::from_le_bytes(b)
+}
+
+/// A key looked up in document objects: its length and prefix, compared against each record
+/// before any text is read.
+#[derive(Clone, Copy)]
+struct Probe<'k> {
+    /// The key without the `_` of a companion.
+    name: &'k str,
+    underscore: bool,
+    len: usize,
+    prefix: u64,
+}
+
+impl<'k> Probe<'k> {
+    fn new(key: &'k str) -> Probe<'k> {
+        Probe {
+            name: key,
+            underscore: false,
+            len: key.len(),
+            prefix: prefix(key.as_bytes()),
+        }
+    }
+
+    /// The probe for `_name`, without building that string.
+    fn companion(name: &'k str) -> Probe<'k> {
+        let mut b = [0u8; 8];
+        b[0] = b'_';
+        let n = name.len().min(7);
+        b[1..=n].copy_from_slice(&name.as_bytes()[..n]);
+        Probe {
+            name,
+            underscore: true,
+            len: name.len() + 1,
+            prefix: u64::from_le_bytes(b),
+        }
+    }
+
+    #[inline]
+    fn matches(&self, d: &Document, r: &Rec) -> bool {
+        if usize::from(r.key_len) != self.len || r.key_prefix != self.prefix {
+            return false;
+        }
+        if self.len <= 8 {
+            return true;
+        }
+        let k = d.key(r);
+        let k = if self.underscore {
+            k.get(1..).unwrap_or("")
+        } else {
+            k
+        };
+        key_eq(k, self.name)
     }
 }
 
@@ -490,6 +573,18 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// True when some key starts with `_` (a primitive's extensions): most objects have none,
+    /// and then no key needs a companion lookup.
+    pub(crate) fn has_companions(self) -> bool {
+        match self {
+            Obj::V(o) => o.keys().any(|k| k.starts_with('_')),
+            Obj::D(d, first, n) => d
+                .block(first, n)
+                .iter()
+                .any(|r| r.key_prefix & 0xff == u64::from(b'_')),
+        }
+    }
+
     pub(crate) fn keys(self) -> impl Iterator<Item = &'a str> {
         self.iter().map(|(k, _)| k)
     }
@@ -513,13 +608,7 @@ impl<'a> Obj<'a> {
                     .find(|(k, _)| key_eq(k, key))
                     .map(|(k, v)| (k.as_str(), Json::V(v)))
             }
-            Obj::D(d, first, n) => {
-                let recs = d.recs.get(first as usize..(first + n) as usize)?;
-                recs.iter().enumerate().find_map(|(i, r)| {
-                    (usize::from(r.key_len) == key.len() && key_eq(d.key(r), key))
-                        .then(|| (d.key(r), Json::D(d, first + i as u32)))
-                })
-            }
+            Obj::D(d, first, n) => d.find(first, n, Probe::new(key)),
         }
     }
 
@@ -530,10 +619,21 @@ impl<'a> Obj<'a> {
         name: &str,
         underscore: &str,
     ) -> (Option<(&'a str, Json<'a>)>, Option<(&'a str, Json<'a>)>) {
-        if let Obj::V(o) = self
-            && o.len() > SCAN_MAX
-        {
-            return (self.get(name), self.get(underscore));
+        match self {
+            Obj::V(o) if o.len() > SCAN_MAX => return (self.get(name), self.get(underscore)),
+            Obj::D(d, first, n) => {
+                let (p, q) = (Probe::new(name), Probe::new(underscore));
+                let (mut direct, mut under) = (None, None);
+                for (i, r) in d.block(first, n).iter().enumerate() {
+                    if p.matches(d, r) {
+                        direct = Some((d.key(r), Json::D(d, first + i as u32)));
+                    } else if q.matches(d, r) {
+                        under = Some((d.key(r), Json::D(d, first + i as u32)));
+                    }
+                }
+                return (direct, under);
+            }
+            Obj::V(_) => {}
         }
         let (mut direct, mut under) = (None, None);
         for (k, v) in self.iter() {
@@ -548,10 +648,10 @@ impl<'a> Obj<'a> {
 
     /// The `_key` companion of `key`, without building the `_key` string for small objects.
     pub(crate) fn companion(self, key: &str) -> Option<Json<'a>> {
-        if let Obj::V(o) = self
-            && o.len() > SCAN_MAX
-        {
-            return o.get(&format!("_{key}")).map(Json::V);
+        match self {
+            Obj::V(o) if o.len() > SCAN_MAX => return o.get(&format!("_{key}")).map(Json::V),
+            Obj::D(d, first, n) => return d.find(first, n, Probe::companion(key)).map(|(_, v)| v),
+            Obj::V(_) => {}
         }
         self.iter()
             .find(|(k, _)| k.len() == key.len() + 1 && k.starts_with('_') && key_eq(&k[1..], key))
@@ -585,6 +685,8 @@ mod tests {
     #[test]
     fn lookups_agree_with_serde_json() {
         let v = json!({"resourceType": "Patient", "birthDate": "2000", "_birthDate": {"id": "b"},
+            "identifier": [1], "identifiers": 2, "_identifier": [3], "_identifieR": 4, "_birthDat": 5,
+            "multipleBirthBoolean": true, "_multipleBirthBoolean": {"id": "m"},
             "n01": 1, "n02": 2, "n03": 3, "n04": 4, "n05": 5, "n06": 6, "n07": 7, "n08": 8, "n09": 9,
             "n10": 10, "n11": 11, "n12": 12, "n13": 13});
         let mut doc = Document::new();
@@ -595,6 +697,13 @@ mod tests {
             "resourceType",
             "birthDate",
             "_birthDate",
+            "_birthDat",
+            "identifier",
+            "_identifier",
+            "identifiers",
+            "identifierS",
+            "multipleBirthBoolean",
+            "_multipleBirthBoolean",
             "n13",
             "n1",
             "missing",
@@ -611,11 +720,27 @@ mod tests {
             (a.map(|x| x.1.to_value()), b.map(|x| x.1.to_value()))
         };
         assert_eq!(pair(ov), pair(od));
-        assert_eq!(
-            ov.companion("birthDate").map(Json::to_value),
-            od.companion("birthDate").map(Json::to_value)
-        );
-        assert_eq!(od.keys().count(), 16);
+        for key in [
+            "birthDate",
+            "birthDat",
+            "identifier",
+            "identifie",
+            "multipleBirthBoolean",
+            "id",
+        ] {
+            assert_eq!(
+                ov.companion(key).map(Json::to_value),
+                od.companion(key).map(Json::to_value),
+                "{key}"
+            );
+            let both = |o: Obj<'_>| {
+                let (a, b) = o.get_with_companion(key, &format!("_{key}"));
+                (a.map(|x| x.1.to_value()), b.map(|x| x.1.to_value()))
+            };
+            assert_eq!(both(ov), both(od), "{key}");
+        }
+        assert!(od.has_companions() && ov.has_companions());
+        assert_eq!(od.keys().count(), 23);
         assert!(jd.same(doc.json(root)) && !jd.same(jv));
     }
 

@@ -714,7 +714,7 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             return;
         };
         // Most objects have no `_x` companions: then no key needs a partner lookup.
-        let has_companions = obj.keys().any(|k| k.starts_with('_'));
+        let has_companions = obj.has_companions();
         let table = self.table(n.ctx);
         for (k, v) in obj.iter() {
             if k == "resourceType" {
