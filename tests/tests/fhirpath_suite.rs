@@ -268,3 +268,55 @@ fn load(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
+
+/// Every node of every Synthea resource, reached by `descendants()` and by a set of paths, has
+/// the same value, type and location whether the resource is evaluated as a `Value` or as a
+/// resource of one shared [`Document`] (whose node types are recorded when it is built).
+#[test]
+fn documents_agree_with_values_over_synthea() {
+    let shared = firn_tests::require_shared!();
+    let resources = firn_tests::synthea_resources(&shared);
+    let mut doc = Document::new();
+    let roots: Vec<_> = resources.iter().map(|r| doc.push(r).unwrap()).collect();
+    let expressions = [
+        "descendants()",
+        "descendants().where($this is Extension).value",
+        "children().ofType(Reference).resolve()",
+        "(Patient.birthDate | Encounter.period.start | Condition.onset | Procedure.performed)",
+        "extension.value.ofType(Address).extension.url",
+        "meta.profile.first() is canonical",
+        "id is id",
+    ];
+    let env = Env::new();
+    let mut nodes = 0;
+    for src in expressions {
+        let e = Expression::compile(src).unwrap();
+        for (r, root) in resources.iter().zip(&roots) {
+            let show = |items: Vec<Item<'_>>| -> Vec<(String, String, Option<String>)> {
+                items
+                    .iter()
+                    .map(|i| {
+                        (
+                            i.type_name().to_string(),
+                            i.to_json().to_string(),
+                            i.location(),
+                        )
+                    })
+                    .collect()
+            };
+            let via_value = show(e.evaluate(r, &env).unwrap());
+            let via_doc = show(e.evaluate_in(&doc, *root, &env).unwrap());
+            assert_eq!(
+                via_value, via_doc,
+                "`{src}` on {}/{}",
+                r["resourceType"], r["id"]
+            );
+            nodes += via_value.len();
+        }
+    }
+    println!(
+        "Documents agree with Values over {} Synthea resources: {nodes} items compared",
+        resources.len()
+    );
+    assert!(nodes > 100_000, "too few items compared: {nodes}");
+}

@@ -34,11 +34,11 @@ use std::sync::OnceLock;
 /// keys — are hashed with FxHash rather than SipHash: ~2× cheaper per lookup. SipHash's
 /// flooding resistance buys nothing here: the tables are built once from our own artifact, and a
 /// lookup with a hostile key costs the same as any other miss.
-type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub(crate) type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// FxHash (rustc's hasher): a multiply-rotate over machine words.
 #[derive(Default, Clone, Copy)]
-struct FxHasher {
+pub(crate) struct FxHasher {
     hash: u64,
 }
 

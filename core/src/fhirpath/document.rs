@@ -7,14 +7,16 @@
 //! strings are separate heap blocks, so finding one member of a cold resource is a chain of
 //! dependent cache misses (measured natively: `id.exists()` over 7,160 Synthea resources costs
 //! ~4× more per resource than over 50 resources that stay in cache). A [`Document`] stores every
-//! node as one 24-byte record; the members of an object (and the items of an array) are
+//! node as one 32-byte record; the members of an object (and the items of an array) are
 //! contiguous records, and the keys and short strings of one object are contiguous text. Each
 //! record also holds the first eight bytes of its key, so a lookup is a scan of adjacent records
 //! comparing length and prefix — most FHIR keys are at most eight bytes and need nothing else.
 //!
 //! A document is built from `serde_json::Value`s (so parsing, escapes and number precision are
 //! exactly serde_json's) and can hold many resources: each [`Document::push`] returns the root of
-//! one. It never changes afterwards.
+//! one. It never changes afterwards. Each record also holds the node's FHIRPath type and
+//! children context, resolved against the R4 definitions when the resource is added — the same
+//! rules navigation applies — so evaluation does no definitions lookup per step.
 //!
 //! ```
 //! use firn_core::fhirpath::{Document, Env, Expression};
@@ -26,6 +28,8 @@
 //! assert_eq!(out[0].to_json(), json!(2));
 //! ```
 
+use super::eval::{declared_type, slot_type};
+use crate::definitions::{Definitions, HashMap};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Number, Value};
 
@@ -36,6 +40,9 @@ pub struct Document {
     /// Keys and strings, unescaped UTF-8.
     text: String,
     numbers: Vec<Number>,
+    /// Type and context names of the nodes (`0` is the empty name), and their ids.
+    names: Vec<Box<str>>,
+    name_ids: HashMap<Box<str>, u32>,
 }
 
 /// The root of one resource inside a [`Document`].
@@ -49,6 +56,8 @@ pub enum DocumentError {
     KeyTooLong,
     #[error("the document is larger than 4 GiB")]
     TooLarge,
+    #[error("JSON nested more than {MAX_DEPTH} levels deep")]
+    TooDeep,
 }
 
 /// One node: its key (when it is an object member) and its value.
@@ -63,6 +72,9 @@ struct Rec {
     a: u32,
     /// String: byte length · Array/Object: item count.
     b: u32,
+    /// The node's FHIRPath type and children context (ids into `names`).
+    ty: u32,
+    ctx: u32,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +89,10 @@ enum Kind {
     Object,
 }
 
+/// Deeper JSON is refused (serde_json's parser stops at 128 levels; this guards the recursion
+/// for values built otherwise).
+const MAX_DEPTH: usize = 512;
+
 fn to_u32(n: usize) -> Result<u32, DocumentError> {
     u32::try_from(n).map_err(|_| DocumentError::TooLarge)
 }
@@ -90,7 +106,7 @@ impl Document {
     pub fn push(&mut self, value: &Value) -> Result<Root, DocumentError> {
         let (at, text, numbers) = (self.recs.len(), self.text.len(), self.numbers.len());
         self.recs.push(Rec::default());
-        if let Err(e) = self.fill(at, value) {
+        if let Err(e) = self.fill(at, value, ("", ""), false, 0) {
             // Leave the document as it was.
             self.recs.truncate(at);
             self.text.truncate(text);
@@ -132,10 +148,30 @@ impl Document {
         Ok((off, len))
     }
 
-    /// Sets the value of record `at` (its key is already set). Containers reserve their items'
-    /// records as one block; the keys and scalars of the block are written before any nested
-    /// container, so an object's keys sit together in `text`.
-    fn fill(&mut self, at: usize, v: &Value) -> Result<(), DocumentError> {
+    /// Sets the value and type of record `at` (its key is already set), a value in a slot
+    /// declared `declared` (`companion`: the slot is a primitive's `_x` extensions). Types follow
+    /// FHIRPath navigation exactly ([`declared_type`], [`slot_type`]; the R4 suite checks that
+    /// both forms give the same types). Containers reserve their items' records as one block; the
+    /// keys and scalars of the block are written before any nested container, so an object's
+    /// keys sit together in `text`.
+    fn fill(
+        &mut self,
+        at: usize,
+        v: &Value,
+        declared: (&str, &str),
+        companion: bool,
+        depth: usize,
+    ) -> Result<(), DocumentError> {
+        if depth > MAX_DEPTH {
+            return Err(DocumentError::TooDeep);
+        }
+        let container = |x: &Value| matches!(x, Value::Array(_) | Value::Object(_));
+        let (ty, ctx) = if companion || v.is_array() {
+            declared
+        } else {
+            slot_type(declared, Json::V(v))
+        };
+        let (ty_id, ctx_id) = (self.intern(ty)?, self.intern(ctx)?);
         let (kind, a, b) = match v {
             Value::Null => (Kind::Null, 0, 0),
             Value::Bool(x) => (Kind::Bool, u32::from(*x), 0),
@@ -150,14 +186,11 @@ impl Document {
             Value::Array(items) => {
                 let first = self.recs.len();
                 self.recs.resize(first + items.len(), Rec::default());
-                for (i, x) in items.iter().enumerate() {
-                    if !matches!(x, Value::Array(_) | Value::Object(_)) {
-                        self.fill(first + i, x)?;
-                    }
-                }
-                for (i, x) in items.iter().enumerate() {
-                    if matches!(x, Value::Array(_) | Value::Object(_)) {
-                        self.fill(first + i, x)?;
+                for pass_containers in [false, true] {
+                    for (i, x) in items.iter().enumerate() {
+                        if container(x) == pass_containers {
+                            self.fill(first + i, x, declared, companion, depth + 1)?;
+                        }
                     }
                 }
                 (Kind::Array, to_u32(first)?, to_u32(items.len())?)
@@ -165,19 +198,27 @@ impl Document {
             Value::Object(m) => {
                 let first = self.recs.len();
                 self.recs.resize(first + m.len(), Rec::default());
-                for (i, (k, x)) in m.iter().enumerate() {
+                let defs = Definitions::r4();
+                let table = if ctx.is_empty() {
+                    None
+                } else {
+                    defs.child_table(ctx)
+                };
+                for (i, (k, _)) in m.iter().enumerate() {
                     let key_len = u16::try_from(k.len()).map_err(|_| DocumentError::KeyTooLong)?;
                     let (key_off, _) = self.add_text(k)?;
-                    self.recs[first + i].key_off = key_off;
-                    self.recs[first + i].key_prefix = prefix(k.as_bytes());
-                    self.recs[first + i].key_len = key_len;
-                    if !matches!(x, Value::Array(_) | Value::Object(_)) {
-                        self.fill(first + i, x)?;
-                    }
+                    let r = &mut self.recs[first + i];
+                    r.key_off = key_off;
+                    r.key_prefix = prefix(k.as_bytes());
+                    r.key_len = key_len;
                 }
-                for (i, (_, x)) in m.iter().enumerate() {
-                    if matches!(x, Value::Array(_) | Value::Object(_)) {
-                        self.fill(first + i, x)?;
+                for pass_containers in [false, true] {
+                    for (i, (k, x)) in m.iter().enumerate() {
+                        if container(x) == pass_containers {
+                            let base = k.strip_prefix('_');
+                            let d = declared_type(defs, table, ctx, base.unwrap_or(k));
+                            self.fill(first + i, x, d, base.is_some(), depth + 1)?;
+                        }
                     }
                 }
                 (Kind::Object, to_u32(first)?, to_u32(m.len())?)
@@ -187,7 +228,33 @@ impl Document {
         r.kind = kind;
         r.a = a;
         r.b = b;
+        r.ty = ty_id;
+        r.ctx = ctx_id;
         Ok(())
+    }
+
+    /// The id of a type or context name (`0` is the empty name).
+    fn intern(&mut self, name: &str) -> Result<u32, DocumentError> {
+        if name.is_empty() {
+            return Ok(0);
+        }
+        if let Some(&id) = self.name_ids.get(name) {
+            return Ok(id);
+        }
+        if self.names.is_empty() {
+            self.names.push(Box::from(""));
+        }
+        let id = to_u32(self.names.len())?;
+        self.names.push(Box::from(name));
+        self.name_ids.insert(Box::from(name), id);
+        Ok(id)
+    }
+
+    /// The FHIRPath (type, children context) of node `i`, as navigation would find them.
+    pub(crate) fn node_type(&self, i: u32) -> (&str, &str) {
+        let r = self.rec(i);
+        let name = |id: u32| self.names.get(id as usize).map_or("", |n| &**n);
+        (name(r.ty), name(r.ctx))
     }
 
     fn rec(&self, i: u32) -> Rec {

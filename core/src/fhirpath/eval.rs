@@ -487,6 +487,58 @@ fn sem<T>(msg: impl Into<String>) -> R<T> {
     })
 }
 
+/// The declared (type, children context) of member `key` of a `ctx` object (`table` is
+/// `ctx`'s children table). Shared by navigation and by [`Document`](super::Document), which
+/// records each node's type when it is built.
+pub(crate) fn declared_type(
+    defs: &'static Definitions,
+    table: Option<ChildTable<'static>>,
+    ctx: &str,
+    key: &str,
+) -> (&'static str, &'static str) {
+    if ctx.is_empty() {
+        return ("", "");
+    }
+    let is_resource = |t: &str| {
+        defs.type_def(t)
+            .is_some_and(|t| t.kind == crate::definitions::TypeKind::Resource)
+    };
+    if key == "id" && is_resource(ctx) {
+        // Resource.id is an `id` (the definitions record its System.String value type).
+        return ("id", "id");
+    }
+    match table.and_then(|t| t.get(key)) {
+        Some(c) => {
+            if sys_type(c.type_code).is_some() {
+                // Resource.id, Element.id, Extension.url: System.String in the definitions,
+                // FHIR `id`/`string`/`uri` to FHIRPath users.
+                let ty = if c.element.path.strip_suffix(".id").is_some_and(is_resource) {
+                    "id"
+                } else if c.element.path.ends_with(".url") {
+                    "uri"
+                } else {
+                    "string"
+                };
+                return (ty, ty);
+            }
+            (c.type_code, c.context)
+        }
+        None => ("", ""),
+    }
+}
+
+/// The (type, context) of a value in a slot declared `declared`: in a slot of type Resource
+/// (contained, Bundle.entry.resource …) or of unknown type, an object is typed by its
+/// resourceType.
+pub(crate) fn slot_type<'a>(declared: (&'a str, &'a str), json: Json<'a>) -> (&'a str, &'a str) {
+    if matches!(declared.0, "" | "Resource")
+        && let Some(rt) = json.get("resourceType").and_then(Json::as_str)
+    {
+        return (rt, rt);
+    }
+    declared
+}
+
 impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
     /// The children table of a context (`None` for an unknown or empty one): looked up once per
     /// object, then once per key.
@@ -495,49 +547,6 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             None
         } else {
             self.defs.child_table(ctx)
-        }
-    }
-
-    /// The declared (type, children context) of member `key` of a `ctx` object.
-    fn declared_type(
-        &self,
-        table: Option<ChildTable<'static>>,
-        ctx: &str,
-        key: &str,
-    ) -> (&'a str, &'a str) {
-        if ctx.is_empty() {
-            return ("", "");
-        }
-        if key == "id"
-            && self
-                .defs
-                .type_def(ctx)
-                .is_some_and(|t| t.kind == crate::definitions::TypeKind::Resource)
-        {
-            // Resource.id is an `id` (the definitions record its System.String value type).
-            return ("id", "id");
-        }
-        match table.and_then(|t| t.get(key)) {
-            Some(c) => {
-                if sys_type(c.type_code).is_some() {
-                    // Resource.id, Element.id, Extension.url: System.String in the definitions,
-                    // FHIR `id`/`string`/`uri` to FHIRPath users.
-                    let ty = if c.element.path.strip_suffix(".id").is_some_and(|t| {
-                        self.defs
-                            .type_def(t)
-                            .is_some_and(|t| t.kind == crate::definitions::TypeKind::Resource)
-                    }) {
-                        "id"
-                    } else if c.element.path.ends_with(".url") {
-                        "uri"
-                    } else {
-                        "string"
-                    };
-                    return (ty, ty);
-                }
-                (c.type_code, c.context)
-            }
-            None => ("", ""),
         }
     }
 
@@ -568,17 +577,16 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                 p.clone()
             }
         });
-        let declared = self.declared_type(table, pctx, key);
+        // A Document knows the type of each node (recorded by the same rules when it was built);
+        // Values are typed here.
+        let declared = match v.or(e) {
+            Some(Json::D(..)) => ("", ""),
+            _ => declared_type(self.defs, table, pctx, key),
+        };
         let mk = |json: Option<Json<'a>>, ext: Option<Json<'a>>, index: Option<usize>| {
-            // In a slot of type Resource (contained, Bundle.entry.resource …) or of unknown
-            // type, an object is typed by its resourceType.
-            let (ty, ctx) = match json {
-                Some(j) if matches!(declared.0, "" | "Resource") => {
-                    match j.get("resourceType").and_then(Json::as_str) {
-                        Some(rt) => (rt, rt),
-                        None => declared,
-                    }
-                }
+            let (ty, ctx) = match (json, ext) {
+                (Some(Json::D(d, i)), _) | (None, Some(Json::D(d, i))) => d.node_type(i),
+                (Some(j), _) => slot_type(declared, j),
                 _ => declared,
             };
             Item {
@@ -646,11 +654,17 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             }
             _ => return Ok(()),
         };
-        let table = self.table(n.ctx);
+        // Document nodes carry their types: the children table is only needed for the rarer
+        // checks below.
+        let in_doc = matches!(n.json.or(n.ext), Some(Json::D(..)));
+        let mut table = if in_doc { None } else { self.table(n.ctx) };
         // `valueQuantity` is a JSON name, not a FHIRPath one: FHIRPath says `value` (or
         // `value.ofType(Quantity)`).
         if name.bytes().skip(1).any(|b| b.is_ascii_uppercase())
-            && table.and_then(|t| t.get(name)).is_some_and(|c| c.is_choice)
+            && self
+                .table(n.ctx)
+                .and_then(|t| t.get(name))
+                .is_some_and(|c| c.is_choice)
         {
             return sem(format!(
                 "`{name}` is a choice-type JSON name, not an element: use the element name with ofType()"
@@ -680,6 +694,9 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         }
         // Choice element: `value` finds `valueQuantity`.
         let mut found = false;
+        if in_doc {
+            table = self.table(n.ctx);
+        }
         if name.as_bytes().first().is_some_and(u8::is_ascii_lowercase) {
             for (k, v) in obj.iter() {
                 if k.len() > name.len()
@@ -715,7 +732,11 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         };
         // Most objects have no `_x` companions: then no key needs a partner lookup.
         let has_companions = obj.has_companions();
-        let table = self.table(n.ctx);
+        // Document nodes carry their types.
+        let table = match obj {
+            Obj::D(..) => None,
+            Obj::V(_) => self.table(n.ctx),
+        };
         for (k, v) in obj.iter() {
             if k == "resourceType" {
                 continue;
