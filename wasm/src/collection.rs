@@ -30,7 +30,7 @@ impl ResourceCollection {
     #[wasm_bindgen(constructor)]
     pub fn new(source: &JsValue) -> Result<ResourceCollection, JsValue> {
         let resources = match source.as_string() {
-            Some(text) => from_text(text.as_bytes())?,
+            Some(text) => return from_text(text.as_bytes()),
             None if js_sys::Array::is_array(source) => {
                 let arr = js_sys::Array::from(source);
                 let mut out = Vec::with_capacity(arr.length() as usize);
@@ -48,7 +48,7 @@ impl ResourceCollection {
     /// a JSON array of resources, otherwise NDJSON.
     #[wasm_bindgen(js_name = fromInput)]
     pub fn from_input(len: usize) -> Result<ResourceCollection, JsValue> {
-        ResourceCollection::of(crate::with_input(len, from_text)?)
+        crate::with_input(len, from_text)
     }
 
     /// Number of resources.
@@ -109,31 +109,44 @@ impl ResourceCollection {
 
 impl ResourceCollection {
     fn of(resources: Vec<Value>) -> Result<ResourceCollection, JsValue> {
-        let mut doc = Document::new();
-        let roots = resources
-            .iter()
-            .map(|r| push(&mut doc, r))
-            .collect::<Result<_, _>>()?;
-        Ok(ResourceCollection {
-            resources,
-            doc,
-            roots,
-        })
+        let mut c = ResourceCollection::empty();
+        for r in resources {
+            c.add(r)?;
+        }
+        Ok(c)
+    }
+
+    fn empty() -> ResourceCollection {
+        ResourceCollection {
+            resources: Vec::new(),
+            doc: Document::new(),
+            roots: Vec::new(),
+        }
+    }
+
+    /// Adds a resource. Its compact form is built at once, while the parsed `Value` is still in
+    /// cache (building from cold `Value`s measured ~2× slower).
+    fn add(&mut self, resource: Value) -> Result<(), JsValue> {
+        self.roots.push(push(&mut self.doc, &resource)?);
+        self.resources.push(resource);
+        Ok(())
     }
 }
 
 /// Text of resources: a JSON array, otherwise NDJSON.
-fn from_text(text: &[u8]) -> Result<Vec<Value>, JsValue> {
+fn from_text(text: &[u8]) -> Result<ResourceCollection, JsValue> {
     if text.trim_ascii_start().starts_with(b"[") {
-        array(crate::parse_bytes(text, "resources").map_err(throw_outcome)?)
+        ResourceCollection::of(array(
+            crate::parse_bytes(text, "resources").map_err(throw_outcome)?,
+        )?)
     } else {
         ndjson(text)
     }
 }
 
-fn ndjson(text: &[u8]) -> Result<Vec<Value>, JsValue> {
+fn ndjson(text: &[u8]) -> Result<ResourceCollection, JsValue> {
     let mut reader = LineReader::new(text);
-    let mut out = Vec::new();
+    let mut out = ResourceCollection::empty();
     while let Some(line) = reader
         .next_line()
         .map_err(|e| throw_issue(IssueType::Exception, e.to_string()))?
@@ -144,7 +157,7 @@ fn ndjson(text: &[u8]) -> Result<Vec<Value>, JsValue> {
                 format!("line {}: invalid JSON: {e}", line.number),
             )
         })?;
-        out.push(v);
+        out.add(v)?;
     }
     Ok(out)
 }

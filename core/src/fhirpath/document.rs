@@ -41,8 +41,27 @@ pub struct Document {
     text: String,
     numbers: Vec<Number>,
     /// Type and context names of the nodes (`0` is the empty name), and their ids.
-    names: Vec<Box<str>>,
+    names: Vec<Name>,
     name_ids: HashMap<Box<str>, u32>,
+    /// Ids of `'static` names by address (see [`Document::intern_static`]).
+    static_ids: HashMap<(usize, usize), u32>,
+}
+
+/// A type or context name: from the definitions (nearly all) or from the input (the
+/// `resourceType` of a resource the definitions do not know).
+#[derive(Debug, Clone)]
+enum Name {
+    Static(&'static str),
+    Owned(Box<str>),
+}
+
+impl Name {
+    fn as_str(&self) -> &str {
+        match self {
+            Name::Static(s) => s,
+            Name::Owned(s) => s,
+        }
+    }
 }
 
 /// The root of one resource inside a [`Document`].
@@ -158,7 +177,7 @@ impl Document {
         &mut self,
         at: usize,
         v: &Value,
-        declared: (&str, &str),
+        declared: (&'static str, &'static str),
         companion: bool,
         depth: usize,
     ) -> Result<(), DocumentError> {
@@ -171,7 +190,19 @@ impl Document {
         } else {
             slot_type(declared, Json::V(v))
         };
-        let (ty_id, ctx_id) = (self.intern(ty)?, self.intern(ctx)?);
+        let (ty_id, ctx_id) = if std::ptr::eq(ty, declared.0) && std::ptr::eq(ctx, declared.1) {
+            (
+                self.intern_static(declared.0)?,
+                self.intern_static(declared.1)?,
+            )
+        } else {
+            // Typed by its resourceType (ty == ctx).
+            let id = match Definitions::r4().type_def(ty) {
+                Some(t) => self.intern_static(t.name.as_str())?,
+                None => self.intern(ty)?,
+            };
+            (id, id)
+        };
         let (kind, a, b) = match v {
             Value::Null => (Kind::Null, 0, 0),
             Value::Bool(x) => (Kind::Bool, u32::from(*x), 0),
@@ -233,7 +264,22 @@ impl Document {
         Ok(())
     }
 
-    /// The id of a type or context name (`0` is the empty name).
+    /// [`Document::intern`] for names from the definitions, found by address: nearly every
+    /// node's, and no string hashing or comparing.
+    fn intern_static(&mut self, name: &'static str) -> Result<u32, DocumentError> {
+        if name.is_empty() {
+            return Ok(0);
+        }
+        let at = (name.as_ptr() as usize, name.len());
+        if let Some(&id) = self.static_ids.get(&at) {
+            return Ok(id);
+        }
+        let id = self.add_name(Name::Static(name))?;
+        self.static_ids.insert(at, id);
+        Ok(id)
+    }
+
+    /// The id of a name from the input (`0` is the empty name).
     fn intern(&mut self, name: &str) -> Result<u32, DocumentError> {
         if name.is_empty() {
             return Ok(0);
@@ -241,26 +287,33 @@ impl Document {
         if let Some(&id) = self.name_ids.get(name) {
             return Ok(id);
         }
-        if self.names.is_empty() {
-            self.names.push(Box::from(""));
-        }
-        let id = to_u32(self.names.len())?;
-        self.names.push(Box::from(name));
+        let id = self.add_name(Name::Owned(Box::from(name)))?;
         self.name_ids.insert(Box::from(name), id);
         Ok(id)
     }
 
+    fn add_name(&mut self, name: Name) -> Result<u32, DocumentError> {
+        if self.names.is_empty() {
+            self.names.push(Name::Static(""));
+        }
+        self.names.push(name);
+        to_u32(self.names.len() - 1)
+    }
+
     /// The FHIRPath (type, children context) of node `i`, as navigation would find them.
+    #[inline]
     pub(crate) fn node_type(&self, i: u32) -> (&str, &str) {
         let r = self.rec(i);
-        let name = |id: u32| self.names.get(id as usize).map_or("", |n| &**n);
+        let name = |id: u32| self.names.get(id as usize).map_or("", Name::as_str);
         (name(r.ty), name(r.ctx))
     }
 
+    #[inline]
     fn rec(&self, i: u32) -> Rec {
         self.recs.get(i as usize).copied().unwrap_or_default()
     }
 
+    #[inline]
     fn str_at(&self, off: u32, len: u32) -> &str {
         self.text
             .get(off as usize..off as usize + len as usize)
@@ -268,6 +321,7 @@ impl Document {
     }
 
     /// The records of an array's items or an object's members.
+    #[inline]
     fn block(&self, first: u32, n: u32) -> &[Rec] {
         self.recs
             .get(first as usize..first as usize + n as usize)
@@ -284,6 +338,7 @@ impl Document {
         Some((self.key(&self.rec(at)), Json::D(self, at)))
     }
 
+    #[inline]
     fn key(&self, r: &Rec) -> &str {
         self.str_at(r.key_off, u32::from(r.key_len))
     }
@@ -333,7 +388,7 @@ impl<'k> Probe<'k> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn matches(&self, d: &Document, r: &Rec) -> bool {
         if usize::from(r.key_len) != self.len || r.key_prefix != self.prefix {
             return false;
@@ -412,6 +467,7 @@ pub(crate) enum Obj<'a> {
 const SCAN_MAX: usize = 12;
 
 impl<'a> Json<'a> {
+    #[inline]
     pub(crate) fn view(self) -> View<'a> {
         match self {
             Json::V(v) => match v {
@@ -439,6 +495,7 @@ impl<'a> Json<'a> {
         }
     }
 
+    #[inline]
     fn kind(self) -> Kind {
         match self {
             Json::V(v) => match v {

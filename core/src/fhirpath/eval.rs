@@ -398,10 +398,14 @@ pub(crate) fn evaluate<'a, 'e: 'a>(
 }
 
 fn root_item(resource: Json<'_>, located: bool) -> Item<'_> {
-    let rt = resource
-        .get("resourceType")
-        .and_then(Json::as_str)
-        .unwrap_or("");
+    let rt = match resource {
+        // A document records the resource type as its root's type.
+        Json::D(d, i) => d.node_type(i).0,
+        Json::V(_) => resource
+            .get("resourceType")
+            .and_then(Json::as_str)
+            .unwrap_or(""),
+    };
     Item {
         val: Val::Node(FNode {
             json: Some(resource),
