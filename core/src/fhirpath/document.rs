@@ -301,19 +301,19 @@ impl Document {
     }
 
     /// The FHIRPath (type, children context) of node `i`, as navigation would find them.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn node_type(&self, i: u32) -> (&str, &str) {
         let r = self.rec(i);
         let name = |id: u32| self.names.get(id as usize).map_or("", Name::as_str);
         (name(r.ty), name(r.ctx))
     }
 
-    #[inline]
+    #[inline(always)]
     fn rec(&self, i: u32) -> Rec {
         self.recs.get(i as usize).copied().unwrap_or_default()
     }
 
-    #[inline]
+    #[inline(always)]
     fn str_at(&self, off: u32, len: u32) -> &str {
         self.text
             .get(off as usize..off as usize + len as usize)
@@ -467,7 +467,7 @@ pub(crate) enum Obj<'a> {
 const SCAN_MAX: usize = 12;
 
 impl<'a> Json<'a> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn view(self) -> View<'a> {
         match self {
             Json::V(v) => match v {
@@ -495,7 +495,7 @@ impl<'a> Json<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn kind(self) -> Kind {
         match self {
             Json::V(v) => match v {
@@ -510,10 +510,12 @@ impl<'a> Json<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn is_null(self) -> bool {
         self.kind() == Kind::Null
     }
 
+    #[inline]
     pub(crate) fn is_object(self) -> bool {
         self.kind() == Kind::Object
     }
@@ -522,6 +524,7 @@ impl<'a> Json<'a> {
         self.kind() == Kind::Array
     }
 
+    #[inline]
     pub(crate) fn as_str(self) -> Option<&'a str> {
         match self.view() {
             View::String(s) => Some(s),
@@ -536,6 +539,7 @@ impl<'a> Json<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn as_object(self) -> Option<Obj<'a>> {
         match self.view() {
             View::Object(o) => Some(o),
@@ -543,6 +547,7 @@ impl<'a> Json<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn as_array(self) -> Option<Arr<'a>> {
         match self.view() {
             View::Array(a) => Some(a),

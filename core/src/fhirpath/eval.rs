@@ -1670,7 +1670,13 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                     }
                     let end = out.len();
                     for i in start..end {
-                        let it = out[i].clone();
+                        // Only nodes have children; copying the node (not cloning the item)
+                        // keeps this loop free of the generic clone and drop.
+                        let Val::Node(n) = out[i].val else { continue };
+                        let it = Item {
+                            val: Val::Node(n),
+                            path: out[i].path.clone(),
+                        };
                         self.children_of(&it, &mut out);
                     }
                     start = end;
