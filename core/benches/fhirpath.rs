@@ -1,10 +1,12 @@
 //! FHIRPath speed: the three targets (plain path ≤ 1 µs, `where` filter ≤ 3 µs, compile
 //! of a typical invariant ≤ 20 µs) and ~20 representative expressions evaluated over every
 //! Synthea resource of their type (paths, `where` filters, choice types, dates, extensions,
-//! quantities, the invariants ele-1, dom-3 and dom-6). Needs ../shared; skips otherwise.
+//! quantities, the invariants ele-1, dom-3 and dom-6), and `fhirpath_collection`: a few
+//! expressions over all 7,160 Synthea resources held as `Value`s vs as one `Document` (the
+//! memory-bound case the Document exists for). Needs ../shared; skips otherwise.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use firn_core::fhirpath::{Env, Expression};
+use firn_core::fhirpath::{Document, Env, Expression};
 use serde_json::Value;
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -154,6 +156,68 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    // Every Synthea resource, as Values and as one Document; values only, as in the npm
+    // package's collection.evaluate().
+    let mut all = Vec::new();
+    for ty in [
+        "AllergyIntolerance",
+        "Condition",
+        "Device",
+        "DocumentReference",
+        "Encounter",
+        "Immunization",
+        "Location",
+        "MedicationRequest",
+        "Organization",
+        "Patient",
+        "Practitioner",
+        "PractitionerRole",
+        "Procedure",
+    ] {
+        all.extend(resources(ty));
+    }
+    let mut doc = Document::new();
+    let roots: Vec<_> = all.iter().map(|r| doc.push(r).unwrap()).collect();
+    let mut g = c.benchmark_group("fhirpath_collection");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(all.len() as u64));
+    for src in [
+        "id",
+        "meta.profile",
+        "identifier.where(system = 'https://github.com/synthetichealth/synthea').value",
+        "descendants().count()",
+    ] {
+        let expr = Expression::compile(src).unwrap();
+        g.bench_function(BenchmarkId::new("value", src), |b| {
+            b.iter(|| {
+                all.iter()
+                    .map(|r| expr.evaluate(r, &values_only).map_or(0, |v| v.len()))
+                    .sum::<usize>()
+            })
+        });
+        g.bench_function(BenchmarkId::new("document", src), |b| {
+            b.iter(|| {
+                roots
+                    .iter()
+                    .map(|r| {
+                        expr.evaluate_in(&doc, *r, &values_only)
+                            .map_or(0, |v| v.len())
+                    })
+                    .sum::<usize>()
+            })
+        });
+    }
+    g.bench_function("build_document", |b| {
+        b.iter(|| {
+            let mut d = Document::new();
+            for r in &all {
+                d.push(r).unwrap();
+            }
+            d.node_count()
+        })
+    });
     g.finish();
 }
 
