@@ -180,7 +180,7 @@ fn fhirpath_r4_suite() {
         // locations and errors.
         if let Ok(e) = &compiled {
             let mut doc = Document::new();
-            let root = doc.push(&input).unwrap();
+            let root = doc.push_json(input.to_string().as_bytes()).unwrap();
             let located = |items: Vec<Item<'_>>| -> Vec<(String, Option<String>)> {
                 items
                     .iter()
@@ -276,8 +276,14 @@ fn load(path: &Path) -> Value {
 fn documents_agree_with_values_over_synthea() {
     let shared = firn_tests::require_shared!();
     let resources = firn_tests::synthea_resources(&shared);
+    // One Document from the Values, one parsed from the JSON text.
     let mut doc = Document::new();
     let roots: Vec<_> = resources.iter().map(|r| doc.push(r).unwrap()).collect();
+    let mut parsed = Document::new();
+    let parsed_roots: Vec<_> = resources
+        .iter()
+        .map(|r| parsed.push_json(r.to_string().as_bytes()).unwrap())
+        .collect();
     let expressions = [
         "descendants()",
         "descendants().where($this is Extension).value",
@@ -291,7 +297,7 @@ fn documents_agree_with_values_over_synthea() {
     let mut nodes = 0;
     for src in expressions {
         let e = Expression::compile(src).unwrap();
-        for (r, root) in resources.iter().zip(&roots) {
+        for ((r, root), parsed_root) in resources.iter().zip(&roots).zip(&parsed_roots) {
             let show = |items: Vec<Item<'_>>| -> Vec<(String, String, Option<String>)> {
                 items
                     .iter()
@@ -306,11 +312,10 @@ fn documents_agree_with_values_over_synthea() {
             };
             let via_value = show(e.evaluate(r, &env).unwrap());
             let via_doc = show(e.evaluate_in(&doc, *root, &env).unwrap());
-            assert_eq!(
-                via_value, via_doc,
-                "`{src}` on {}/{}",
-                r["resourceType"], r["id"]
-            );
+            let via_text = show(e.evaluate_in(&parsed, *parsed_root, &env).unwrap());
+            let at = format!("`{src}` on {}/{}", r["resourceType"], r["id"]);
+            assert_eq!(via_value, via_doc, "{at}");
+            assert_eq!(via_value, via_text, "{at} (Document from text)");
             nodes += via_value.len();
         }
     }
