@@ -317,10 +317,12 @@ impl Document {
         // In a slot of type Resource or of unknown type, an object is typed by its resourceType:
         // a name of the definitions when they know it (no text kept per node), else the text.
         let mut ctx = declared.1;
-        let (ty_id, ctx_id) = match (companion || r.kind == Kind::Array)
-            .then_some(declared)
-            .unwrap_or_else(|| slot_type(declared, Json::D(self, at)))
-        {
+        let slot = if companion || r.kind == Kind::Array {
+            declared
+        } else {
+            slot_type(declared, Json::D(self, at))
+        };
+        let (ty_id, ctx_id) = match slot {
             (t, c) if std::ptr::eq(t, declared.0) && std::ptr::eq(c, declared.1) => (
                 self.intern_static(declared.0)?,
                 self.intern_static(declared.1)?,
