@@ -2,19 +2,22 @@
 //! Bundle — so FHIRPath, validation and search run over all of them in one call, without crossing
 //! the JS↔wasm boundary per resource.
 
-use crate::fhirpath::{FhirPath, Target, push};
+use crate::fhirpath::{FhirPath, Target, document_error, push};
 use crate::{input, throw_issue, throw_outcome, to_text};
-use firn_core::fhirpath::{Document, Root};
+use firn_core::fhirpath::{Document, DocumentError, Root};
 use firn_core::ndjson::LineReader;
-use firn_core::outcome::IssueType;
+use firn_core::outcome::{Issue, IssueType, OperationOutcome};
 use firn_core::search::{NoResolver, Query, SearchConfig};
 use serde_json::Value;
+use std::cell::OnceCell;
 use wasm_bindgen::prelude::*;
 
 /// Resources parsed once, evaluated many times.
 #[wasm_bindgen]
 pub struct ResourceCollection {
-    resources: Vec<Value>,
+    /// The resources as `Value`s, for validation and search: built on their first use when the
+    /// collection came from text (FHIRPath reads only the Document).
+    values: OnceCell<Vec<Value>>,
     /// The same resources in FHIRPath's compact form: `evaluate` reads these (over many
     /// resources it is bound by memory access, and the compact form keeps each resource's nodes
     /// together); validation and search read the `Value`s.
@@ -54,14 +57,14 @@ impl ResourceCollection {
     /// Number of resources.
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> usize {
-        self.resources.len()
+        self.roots.len()
     }
 
     /// Resource `index` as JSON text.
     pub fn get(&self, index: usize) -> Result<String, JsValue> {
-        self.resources
+        self.roots
             .get(index)
-            .map(Value::to_string)
+            .map(|r| self.doc.to_json_string(*r))
             .ok_or_else(|| throw_issue(IssueType::NotFound, format!("no resource {index}")))
     }
 
@@ -86,7 +89,7 @@ impl ResourceCollection {
     pub fn validate(&self, options: &JsValue) -> Result<String, JsValue> {
         let v = crate::validation::validator_for(options)?;
         let outcomes: Vec<_> = self
-            .resources
+            .values()
             .iter()
             .map(|r| v.validate(r).outcome)
             .collect();
@@ -98,7 +101,7 @@ impl ResourceCollection {
         let q =
             Query::parse(resource_type, query, &SearchConfig::default()).map_err(throw_outcome)?;
         let mut out = Vec::new();
-        for (i, r) in self.resources.iter().enumerate() {
+        for (i, r) in self.values().iter().enumerate() {
             if firn_core::search::matches(&q, r, &NoResolver).map_err(throw_outcome)? {
                 out.push(i as u32);
             }
@@ -108,28 +111,27 @@ impl ResourceCollection {
 }
 
 impl ResourceCollection {
+    /// From parsed resources (a JS array, a JSON array, a Bundle): they are kept as they are.
     fn of(resources: Vec<Value>) -> Result<ResourceCollection, JsValue> {
         let mut c = ResourceCollection::empty();
-        for r in resources {
-            c.add(r)?;
+        for r in &resources {
+            c.roots.push(push(&mut c.doc, r)?);
         }
+        c.values = OnceCell::from(resources);
         Ok(c)
     }
 
     fn empty() -> ResourceCollection {
         ResourceCollection {
-            resources: Vec::new(),
+            values: OnceCell::new(),
             doc: Document::new(),
             roots: Vec::new(),
         }
     }
 
-    /// Adds a resource. Its compact form is built at once, while the parsed `Value` is still in
-    /// cache (building from cold `Value`s measured ~2× slower).
-    fn add(&mut self, resource: Value) -> Result<(), JsValue> {
-        self.roots.push(push(&mut self.doc, &resource)?);
-        self.resources.push(resource);
-        Ok(())
+    fn values(&self) -> &[Value] {
+        self.values
+            .get_or_init(|| self.roots.iter().map(|r| self.doc.to_value(*r)).collect())
     }
 }
 
@@ -151,13 +153,22 @@ fn ndjson(text: &[u8]) -> Result<ResourceCollection, JsValue> {
         .next_line()
         .map_err(|e| throw_issue(IssueType::Exception, e.to_string()))?
     {
-        let v: Value = serde_json::from_slice(line.bytes).map_err(|e| {
-            throw_issue(
-                IssueType::Structure,
-                format!("line {}: invalid JSON: {e}", line.number),
-            )
+        // Each line straight into the Document (no Value: ~1.5× faster to build).
+        let root = out.doc.push_json(line.bytes).map_err(|e| match e {
+            DocumentError::Json {
+                message,
+                line: l,
+                column,
+            } => throw_outcome(OperationOutcome::single(
+                Issue::error(
+                    IssueType::Structure,
+                    format!("line {}: invalid JSON: {message}", line.number),
+                )
+                .with_line_col(line.number + l as u64 - 1, column as u64),
+            )),
+            e => document_error(e, &format!("line {}", line.number)),
         })?;
-        out.add(v)?;
+        out.roots.push(root);
     }
     Ok(out)
 }

@@ -5,8 +5,9 @@
 
 use crate::{input, throw_issue, throw_outcome, to_text};
 use firn_core::fhirpath::datetime::DateTime;
-use firn_core::fhirpath::{Document, Env, Expression, Item, PathStep, Root};
+use firn_core::fhirpath::{Document, DocumentError, Env, Expression, Item, PathStep, Root};
 use firn_core::outcome::IssueType;
+use firn_core::outcome::{Issue, OperationOutcome};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use wasm_bindgen::prelude::*;
@@ -32,13 +33,21 @@ impl ParsedResource {
     /// Parses a resource (JS object or JSON text).
     #[wasm_bindgen(constructor)]
     pub fn new(resource: &JsValue) -> Result<ParsedResource, JsValue> {
-        ParsedResource::from_value(input(resource, "resource").map_err(throw_outcome)?)
+        match resource.as_string() {
+            Some(text) => ParsedResource::from_text(text.as_bytes()),
+            None => {
+                let value = input(resource, "resource").map_err(throw_outcome)?;
+                let mut doc = Document::new();
+                let root = push(&mut doc, &value)?;
+                Ok(ParsedResource { doc, root })
+            }
+        }
     }
 
     /// Parses the resource in the input buffer (`inputBuffer`).
     #[wasm_bindgen(js_name = fromInput)]
     pub fn from_input(len: usize) -> Result<ParsedResource, JsValue> {
-        ParsedResource::from_value(crate::parse_input(len, "resource").map_err(throw_outcome)?)
+        crate::with_input(len, ParsedResource::from_text)
     }
 
     /// The resource's `resourceType`, if it has one.
@@ -55,9 +64,12 @@ impl ParsedResource {
 }
 
 impl ParsedResource {
-    fn from_value(value: Value) -> Result<ParsedResource, JsValue> {
+    /// JSON text parsed straight into the compact form (no `Value` in between).
+    fn from_text(text: &[u8]) -> Result<ParsedResource, JsValue> {
         let mut doc = Document::new();
-        let root = push(&mut doc, &value)?;
+        let root = doc
+            .push_json(text)
+            .map_err(|e| document_error(e, "resource"))?;
         Ok(ParsedResource { doc, root })
     }
 
@@ -271,6 +283,24 @@ pub(crate) enum Target<'a> {
 
 /// Adds a resource to a document; a resource the compact form cannot hold is a FHIR error.
 pub(crate) fn push(doc: &mut Document, value: &Value) -> Result<Root, JsValue> {
-    doc.push(value)
-        .map_err(|e| throw_issue(IssueType::TooLong, e.to_string()))
+    doc.push(value).map_err(|e| document_error(e, "resource"))
+}
+
+/// A [`DocumentError`] as a thrown OperationOutcome: invalid JSON is `structure` with its line
+/// and column (as for `Value` inputs); a resource beyond the compact form's limits is `too-long`.
+pub(crate) fn document_error(e: DocumentError, what: &str) -> JsValue {
+    match e {
+        DocumentError::Json {
+            message,
+            line,
+            column,
+        } => throw_outcome(OperationOutcome::single(
+            Issue::error(
+                IssueType::Structure,
+                format!("{what} is not valid JSON: {message}"),
+            )
+            .with_line_col(line as u64, column as u64),
+        )),
+        e => throw_issue(IssueType::TooLong, e.to_string()),
+    }
 }

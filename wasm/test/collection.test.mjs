@@ -35,3 +35,30 @@ test('ResourceCollection rejects bad sources', () => {
   throwsOutcome(assert, () => firn.collection({ resourceType: 'Patient' }), /NDJSON, a JSON array/);
   throwsOutcome(assert, () => firn.collection([patient(), '{bad']), /not valid JSON/);
 });
+
+test('ResourceCollection from NDJSON text: evaluate, validate, search and get (resources kept in the compact form)', () => {
+  const bad = { resourceType: 'Patient', id: 'bad', gender: 'robot' };
+  const c = firn.collection(firn.toNdjson([patient(), p2, bad]));
+  assert.deepEqual(c.evaluate('name.family'), [['Chalmers'], ['Smith'], []]);
+  // The same counts as evaluating each resource's text one by one (parsed into a Value).
+  const one = [patient(), p2, bad].map((r) => firn.evaluate('descendants().count()', JSON.stringify(r)));
+  assert.deepEqual(c.evaluate('descendants().count()'), one);
+  assert.ok(one[0][0] > 10);
+  assert.deepEqual(c.validate().map((o) => o.issue.some((i) => i.severity === 'error')), [false, false, true]);
+  assert.deepEqual(c.search('Patient', 'gender=female'), [1]);
+  assert.deepEqual(c.get(0), patient());
+  assert.deepEqual(c.get(2), bad);
+  c.free();
+  const parsed = firn.parseResource(JSON.stringify(p2));
+  assert.equal(parsed.resourceType, 'Patient');
+  assert.deepEqual(firn.evaluate('name.given', parsed), ['Ann']);
+  assert.deepEqual(parsed.toJSON(), p2);
+});
+
+test('a bad NDJSON line is reported with its line and column', () => {
+  const err = throwsOutcome(assert, () => firn.collection('{"resourceType":"Patient"}\n\n{"a": tru}\n'), /line 3: invalid JSON/);
+  const ext = Object.fromEntries(err.outcome.issue[0].extension.map((e) => [e.url.split('-').pop(), e.valueInteger]));
+  assert.deepEqual(ext, { line: 3, col: 10 });
+  const one = throwsOutcome(assert, () => firn.parseResource('{"resourceType": "Patient",\n "id": }'), /not valid JSON/);
+  assert.equal(one.outcome.issue[0].code, 'structure');
+});
