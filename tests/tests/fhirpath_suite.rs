@@ -178,8 +178,8 @@ fn fhirpath_r4_suite() {
             .and_then(|e| Ok(render_all(e.evaluate(&input, &env)?)));
         // The same expression over the input as a compact Document: identical results, types,
         // locations and errors.
-        if let Ok(e) = &compiled {
-            let mut doc = Document::new();
+        for mut doc in [Document::new(), Document::untyped()] {
+            let Ok(e) = &compiled else { break };
             let root = doc.push_json(input.to_string().as_bytes()).unwrap();
             let located = |items: Vec<Item<'_>>| -> Vec<(String, Option<String>)> {
                 items
@@ -198,7 +198,8 @@ fn fhirpath_r4_suite() {
             if via_value != via_doc {
                 doc_mismatch += 1;
                 eprintln!(
-                    "DOCUMENT MISMATCH {name}: `{}` value {via_value:?} document {via_doc:?}",
+                    "DOCUMENT MISMATCH {name} (typed: {}): `{}` value {via_value:?} document {via_doc:?}",
+                    doc.is_typed(),
                     src.trim()
                 );
             }
@@ -276,13 +277,19 @@ fn load(path: &Path) -> Value {
 fn documents_agree_with_values_over_synthea() {
     let shared = firn_tests::require_shared!();
     let resources = firn_tests::synthea_resources(&shared);
-    // One Document from the Values, one parsed from the JSON text.
+    // One Document from the Values; from the JSON text, one with recorded types and one without
+    // (navigation types the nodes, as for Values).
     let mut doc = Document::new();
     let roots: Vec<_> = resources.iter().map(|r| doc.push(r).unwrap()).collect();
-    let mut parsed = Document::new();
-    let parsed_roots: Vec<_> = resources
+    let texts: Vec<String> = resources.iter().map(|r| r.to_string()).collect();
+    let (mut parsed, mut untyped) = (Document::new(), Document::untyped());
+    let parsed_roots: Vec<_> = texts
         .iter()
-        .map(|r| parsed.push_json(r.to_string().as_bytes()).unwrap())
+        .map(|t| parsed.push_json(t.as_bytes()).unwrap())
+        .collect();
+    let untyped_roots: Vec<_> = texts
+        .iter()
+        .map(|t| untyped.push_json(t.as_bytes()).unwrap())
         .collect();
     let expressions = [
         "descendants()",
@@ -297,7 +304,9 @@ fn documents_agree_with_values_over_synthea() {
     let mut nodes = 0;
     for src in expressions {
         let e = Expression::compile(src).unwrap();
-        for ((r, root), parsed_root) in resources.iter().zip(&roots).zip(&parsed_roots) {
+        for (i, r) in resources.iter().enumerate() {
+            let (root, parsed_root, untyped_root) =
+                (&roots[i], &parsed_roots[i], &untyped_roots[i]);
             let show = |items: Vec<Item<'_>>| -> Vec<(String, String, Option<String>)> {
                 items
                     .iter()
@@ -313,9 +322,11 @@ fn documents_agree_with_values_over_synthea() {
             let via_value = show(e.evaluate(r, &env).unwrap());
             let via_doc = show(e.evaluate_in(&doc, *root, &env).unwrap());
             let via_text = show(e.evaluate_in(&parsed, *parsed_root, &env).unwrap());
+            let via_untyped = show(e.evaluate_in(&untyped, *untyped_root, &env).unwrap());
             let at = format!("`{src}` on {}/{}", r["resourceType"], r["id"]);
             assert_eq!(via_value, via_doc, "{at}");
             assert_eq!(via_value, via_text, "{at} (Document from text)");
+            assert_eq!(via_value, via_untyped, "{at} (untyped Document)");
             nodes += via_value.len();
         }
     }

@@ -20,7 +20,9 @@ pub struct ResourceCollection {
     values: OnceCell<Vec<Value>>,
     /// The same resources in FHIRPath's compact form: `evaluate` reads these (over many
     /// resources it is bound by memory access, and the compact form keeps each resource's nodes
-    /// together); validation and search read the `Value`s.
+    /// together); validation and search read the `Value`s. Node types are recorded: building
+    /// costs ~2.5 µs more per resource (collection build 74 → 110 ms in the benchmark) and pays
+    /// back after about seven expressions (batch 3.0× → 4.0–4.7× fhirpath.js).
     doc: Document,
     roots: Vec<Root>,
 }

@@ -46,6 +46,8 @@ pub struct Document {
     name_ids: HashMap<Box<str>, u32>,
     /// Ids of `'static` names by address (see [`Document::intern_static`]).
     static_ids: HashMap<(usize, usize), u32>,
+    /// False for a document built without types ([`Document::untyped`]).
+    untyped: bool,
     /// Members of the objects and items of the arrays being parsed ([`Document::push_json`]),
     /// moved to `recs` as one block when their container ends. Empty between calls.
     scratch: Vec<Rec>,
@@ -121,6 +123,9 @@ enum Kind {
     Object,
 }
 
+/// [`Document::clear`] keeps at most this many type names (R4 has ~2,000 types and contexts).
+const MAX_KEPT_NAMES: usize = 8192;
+
 /// Deeper JSON is refused (serde_json's parser stops at 128 levels; this guards the recursion
 /// for values built otherwise).
 const MAX_DEPTH: usize = 512;
@@ -132,6 +137,22 @@ fn to_u32(n: usize) -> Result<u32, DocumentError> {
 impl Document {
     pub fn new() -> Document {
         Document::default()
+    }
+
+    /// A document that does not record node types: navigation resolves them as it goes, as for
+    /// a `Value`. Cheaper to build (no typing pass over every node), so better for a resource
+    /// evaluated once or twice; [`Document::new`] is better for many evaluations.
+    pub fn untyped() -> Document {
+        Document {
+            untyped: true,
+            ..Document::default()
+        }
+    }
+
+    /// True when node types are recorded ([`Document::new`]).
+    #[inline]
+    pub fn is_typed(&self) -> bool {
+        !self.untyped
     }
 
     /// Adds a resource (any JSON value) and returns its root.
@@ -188,7 +209,9 @@ impl Document {
     ) -> Result<Root, DocumentError> {
         let (recs, text, numbers) = (self.recs.len(), self.text.len(), self.numbers.len());
         let done = build(self).and_then(|root| {
-            self.type_node(root, ("", ""), false, 0)?;
+            if self.is_typed() {
+                self.type_node(root, ("", ""), false, 0)?;
+            }
             Ok(Root(root))
         });
         if done.is_err() {
@@ -198,6 +221,22 @@ impl Document {
             self.scratch.clear();
         }
         done
+    }
+
+    /// Removes every resource, keeping the allocations and the table of type names: a document
+    /// reused for one resource after another allocates nothing once warm (roots from before
+    /// must not be used again).
+    pub fn clear(&mut self) {
+        self.recs.clear();
+        self.text.clear();
+        self.numbers.clear();
+        self.scratch.clear();
+        if self.names.len() > MAX_KEPT_NAMES {
+            // Names of unknown resource types could otherwise accumulate without bound.
+            self.names.clear();
+            self.name_ids.clear();
+            self.static_ids.clear();
+        }
     }
 
     /// Number of node records (a measure of size: 32 bytes each, plus the text).
@@ -1182,6 +1221,24 @@ mod tests {
         m.insert(long, json!(1));
         assert_eq!(doc.push(&Value::Object(m)), Err(DocumentError::KeyTooLong));
         assert_eq!(doc.node_count(), before);
+    }
+
+    #[test]
+    fn a_cleared_document_is_reused() {
+        for mut doc in [Document::new(), Document::untyped()] {
+            let a = json!({"resourceType": "Patient", "name": [{"given": ["Ann"]}]});
+            let b = json!({"resourceType": "Observation", "status": "final"});
+            doc.push(&a).unwrap();
+            let names = doc.names.len();
+            doc.clear();
+            assert_eq!(doc.node_count(), 0);
+            let root = doc.push_json(b.to_string().as_bytes()).unwrap();
+            assert_eq!(doc.to_value(root), b);
+            assert_eq!(doc.resource_type(root), Some("Observation"));
+            // Type names stay (typed documents), so a warm document interns nothing new.
+            assert!(doc.names.len() >= names);
+            assert_eq!(doc.is_typed(), !doc.untyped);
+        }
     }
 
     #[test]

@@ -400,8 +400,8 @@ pub(crate) fn evaluate<'a, 'e: 'a>(
 fn root_item(resource: Json<'_>, located: bool) -> Item<'_> {
     let rt = match resource {
         // A document records the resource type as its root's type.
-        Json::D(d, i) => d.node_type(i).0,
-        Json::V(_) => resource
+        Json::D(d, i) if d.is_typed() => d.node_type(i).0,
+        _ => resource
             .get("resourceType")
             .and_then(Json::as_str)
             .unwrap_or(""),
@@ -584,12 +584,14 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         // A Document knows the type of each node (recorded by the same rules when it was built);
         // Values are typed here.
         let declared = match v.or(e) {
-            Some(Json::D(..)) => ("", ""),
+            Some(Json::D(d, _)) if d.is_typed() => ("", ""),
             _ => declared_type(self.defs, table, pctx, key),
         };
         let mk = |json: Option<Json<'a>>, ext: Option<Json<'a>>, index: Option<usize>| {
             let (ty, ctx) = match (json, ext) {
-                (Some(Json::D(d, i)), _) | (None, Some(Json::D(d, i))) => d.node_type(i),
+                (Some(Json::D(d, i)), _) | (None, Some(Json::D(d, i))) if d.is_typed() => {
+                    d.node_type(i)
+                }
                 (Some(j), _) => slot_type(declared, j),
                 _ => declared,
             };
@@ -660,7 +662,7 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         };
         // Document nodes carry their types: the children table is only needed for the rarer
         // checks below.
-        let in_doc = matches!(n.json.or(n.ext), Some(Json::D(..)));
+        let in_doc = matches!(n.json.or(n.ext), Some(Json::D(d, _)) if d.is_typed());
         let mut table = if in_doc { None } else { self.table(n.ctx) };
         // `valueQuantity` is a JSON name, not a FHIRPath one: FHIRPath says `value` (or
         // `value.ofType(Quantity)`).
@@ -738,8 +740,8 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         let has_companions = obj.has_companions();
         // Document nodes carry their types.
         let table = match obj {
-            Obj::D(..) => None,
-            Obj::V(_) => self.table(n.ctx),
+            Obj::D(d, ..) if d.is_typed() => None,
+            _ => self.table(n.ctx),
         };
         for (k, v) in obj.iter() {
             if k == "resourceType" {
