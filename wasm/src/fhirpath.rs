@@ -102,7 +102,7 @@ impl FhirPath {
     /// Evaluates against a resource (JS object or JSON text): JSON text of the result values.
     pub fn evaluate(&self, resource: &JsValue, variables: &JsValue) -> Result<String, JsValue> {
         if let Some(text) = resource.as_string() {
-            return self.run_text(text.as_bytes(), variables);
+            return self.run_text(text.as_bytes(), variables, false);
         }
         let r = input(resource, "resource").map_err(throw_outcome)?;
         self.run(Target::Value(&r), variables, false)
@@ -111,7 +111,7 @@ impl FhirPath {
     /// Evaluates against the resource in the input buffer (`inputBuffer`).
     #[wasm_bindgen(js_name = evaluateInput)]
     pub fn evaluate_input(&self, len: usize, variables: &JsValue) -> Result<String, JsValue> {
-        crate::with_input(len, |bytes| self.run_text(bytes, variables))
+        crate::with_input(len, |bytes| self.run_text(bytes, variables, false))
     }
 
     /// Evaluates against a [`ParsedResource`].
@@ -133,6 +133,9 @@ impl FhirPath {
         resource: &JsValue,
         variables: &JsValue,
     ) -> Result<String, JsValue> {
+        if let Some(text) = resource.as_string() {
+            return self.run_text(text.as_bytes(), variables, true);
+        }
         let r = input(resource, "resource").map_err(throw_outcome)?;
         self.run(Target::Value(&r), variables, true)
     }
@@ -161,7 +164,7 @@ impl FhirPath {
 
     /// Values of one resource given as JSON text: parsed into a Document that is reused from
     /// call to call (no allocation once warm; measured faster than parsing into a `Value`).
-    fn run_text(&self, text: &[u8], variables: &JsValue) -> Result<String, JsValue> {
+    fn run_text(&self, text: &[u8], variables: &JsValue, items: bool) -> Result<String, JsValue> {
         ONE_SHOT.with(|doc| {
             let mut doc = doc.try_borrow_mut().map_err(|_| {
                 throw_issue(
@@ -173,7 +176,7 @@ impl FhirPath {
             let root = doc
                 .push_json(text)
                 .map_err(|e| document_error(e, "resource"))?;
-            self.run(Target::Document(&doc, root), variables, false)
+            self.run(Target::Document(&doc, root), variables, items)
         })
     }
 
