@@ -175,8 +175,14 @@ impl FhirPath {
             doc.clear();
             let root = doc
                 .push_json(text)
-                .map_err(|e| document_error(e, "resource"))?;
-            self.run(Target::Document(&doc, root), variables, items)
+                .map_err(|e| document_error(e, "resource"));
+            let out =
+                root.and_then(|root| self.run(Target::Document(&doc, root), variables, items));
+            if doc.node_count() > KEEP_NODES {
+                // Do not hold on to the memory of an unusually large resource.
+                *doc = Document::untyped();
+            }
+            out
         })
     }
 
@@ -298,6 +304,9 @@ pub(crate) fn pointer(steps: &[PathStep]) -> String {
     }
     s
 }
+
+/// The reused one-shot document is dropped after a resource of more nodes than this (~2 MB).
+const KEEP_NODES: usize = 1 << 16;
 
 thread_local! {
     /// The document one-shot evaluations parse their resource into (see `run_text`): untyped,

@@ -91,3 +91,13 @@ test('non-ASCII text survives the input buffer (objects, collections, large then
   // A short input after a long one reads only its own bytes.
   assert.deepEqual(firn.evaluate('id', { resourceType: 'Patient', id: 'a' }), ['a']);
 });
+
+test('one-shot evaluation reuses its parse buffer across resources, large then small', () => {
+  const given = Array.from({ length: 70000 }, (_, i) => `g${i}`);
+  const big = { resourceType: 'Patient', name: [{ given }] };
+  assert.deepEqual(firn.evaluate('name.given.count()', big), [70000]);
+  assert.deepEqual(firn.evaluate('name.given.last()', JSON.stringify(big)), ['g69999']);
+  assert.deepEqual(firn.evaluate('name.given', patient()), ['Peter', 'James']);
+  throwsOutcome(assert, () => firn.evaluate('name', '{"resourceType": "Patient", "name": [}'), /not valid JSON/);
+  assert.deepEqual(firn.evaluate('gender', patient()), ['male']);
+});
