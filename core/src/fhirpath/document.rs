@@ -8,15 +8,17 @@
 //! dependent cache misses (measured natively: `id.exists()` over 7,160 Synthea resources costs
 //! ~4× more per resource than over 50 resources that stay in cache). A [`Document`] stores every
 //! node as one 32-byte record; the members of an object (and the items of an array) are
-//! contiguous records, and the keys and short strings of one object are contiguous text. Each
+//! contiguous records, and keys and strings sit in one text buffer in document order. Each
 //! record also holds the first eight bytes of its key, so a lookup is a scan of adjacent records
 //! comparing length and prefix — most FHIR keys are at most eight bytes and need nothing else.
 //!
-//! A document is built from `serde_json::Value`s (so parsing, escapes and number precision are
-//! exactly serde_json's) and can hold many resources: each [`Document::push`] returns the root of
-//! one. It never changes afterwards. Each record also holds the node's FHIRPath type and
-//! children context, resolved against the R4 definitions when the resource is added — the same
-//! rules navigation applies — so evaluation does no definitions lookup per step.
+//! A document is built from JSON text ([`Document::push_json`], serde_json's parser writing
+//! straight into the records) or from `serde_json::Value`s ([`Document::push`]) — parsing, escapes
+//! and numbers are exactly serde_json's either way — and holds any number of resources, each with
+//! its [`Root`]. Resources are never changed, only all removed at once ([`Document::clear`]).
+//! Unless built [`untyped`](Document::untyped), each record also holds the node's FHIRPath type
+//! and children context, resolved against the R4 definitions when the resource is added — the
+//! same rules navigation applies — so evaluation does no definitions lookup per step.
 //!
 //! ```
 //! use firn_core::fhirpath::{Document, Env, Expression};
@@ -135,6 +137,7 @@ fn to_u32(n: usize) -> Result<u32, DocumentError> {
 }
 
 impl Document {
+    /// An empty document that records node types (see [`Document::untyped`]).
     pub fn new() -> Document {
         Document::default()
     }
@@ -224,8 +227,9 @@ impl Document {
     }
 
     /// Removes every resource, keeping the allocations and the table of type names: a document
-    /// reused for one resource after another allocates nothing once warm (roots from before
-    /// must not be used again).
+    /// reused for one resource after another allocates nothing once warm. Roots from before the
+    /// call must not be used again: they would name whatever is stored there later (never a
+    /// panic, but not their resource).
     pub fn clear(&mut self) {
         self.recs.clear();
         self.text.clear();
