@@ -1245,6 +1245,124 @@ mod tests {
         }
     }
 
+    mod properties {
+        use super::super::*;
+        use crate::fhirpath::{Env, Expression};
+        use proptest::prelude::*;
+
+        /// JSON values shaped a little like FHIR: FHIR keys (and `_` companions, `resourceType`)
+        /// mixed with arbitrary ones, nested arrays and objects, every scalar kind.
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                (-1e12f64..1e12).prop_map(Value::from),
+                "[a-z\\\"\\\\\\n\\u{e9}\\u{1F600} ]{0,12}".prop_map(Value::String),
+            ];
+            let key = prop_oneof![
+                Just("resourceType".to_string()),
+                Just("id".to_string()),
+                Just("name".to_string()),
+                Just("given".to_string()),
+                Just("_given".to_string()),
+                Just("extension".to_string()),
+                Just("valueString".to_string()),
+                Just("contained".to_string()),
+                "[a-zA-Z_]{1,12}",
+            ];
+            leaf.prop_recursive(4, 48, 6, move |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                    prop::collection::vec((key.clone(), inner), 0..6)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn resource() -> impl Strategy<Value = Value> {
+            (
+                prop_oneof![
+                    Just("Patient"),
+                    Just("Observation"),
+                    Just("Bundle"),
+                    Just("NotAType")
+                ],
+                json(),
+            )
+                .prop_map(|(rt, body)| {
+                    let mut m = Map::new();
+                    m.insert("resourceType".into(), Value::from(rt));
+                    if let Value::Object(o) = body {
+                        m.extend(o.into_iter().filter(|(k, _)| k != "resourceType"));
+                    }
+                    Value::Object(m)
+                })
+        }
+
+        fn shown(items: &[crate::fhirpath::Item<'_>]) -> Vec<(String, String, Option<String>)> {
+            items
+                .iter()
+                .map(|i| {
+                    (
+                        i.type_name().to_string(),
+                        i.to_json().to_string(),
+                        i.location(),
+                    )
+                })
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// From a Value or from its text, typed or not: the same JSON back, and the same
+            /// FHIRPath items as evaluating the Value.
+            #[test]
+            fn documents_match_values(v in prop_oneof![json(), resource()]) {
+                // Text goes through serde_json's float parsing, which need not give back the
+                // exact f64: the text's own Value is what a document from text must equal.
+                let text = v.to_string();
+                let reparsed: Value = serde_json::from_str(&text).unwrap();
+                let env = Env::new();
+                let e = Expression::compile("descendants()").unwrap();
+                let run = |x: &Value| e.evaluate(x, &env).map(|i| shown(&i)).map_err(|e| e.to_string());
+                for mut doc in [Document::new(), Document::untyped()] {
+                    let roots = [
+                        (doc.push(&v).unwrap(), &v),
+                        (doc.push_json(text.as_bytes()).unwrap(), &reparsed),
+                    ];
+                    for (root, value) in roots {
+                        prop_assert_eq!(&doc.to_value(root), value);
+                        prop_assert_eq!(doc.to_json_string(root), value.to_string());
+                        let got = e.evaluate_in(&doc, root, &env).map(|i| shown(&i)).map_err(|e| e.to_string());
+                        prop_assert_eq!(got, run(value));
+                    }
+                }
+            }
+
+            /// Any bytes: never a panic; what serde_json accepts is the same value, what it
+            /// rejects leaves the document unchanged.
+            #[test]
+            fn any_bytes_are_safe(bytes in prop::collection::vec(prop_oneof![
+                Just(b'{'), Just(b'}'), Just(b'['), Just(b']'), Just(b'"'), Just(b':'), Just(b','),
+                Just(b'1'), Just(b'-'), Just(b'e'), Just(b'.'), Just(b'\\'), Just(b'u'), Just(b'a'),
+                Just(b' '), Just(b'n'), Just(0xff), Just(0xc3),
+            ], 0..40)) {
+                let mut doc = Document::new();
+                let kept = doc.push_json(br#"{"resourceType": "Patient"}"#).unwrap();
+                let before = doc.node_count();
+                match (doc.push_json(&bytes), serde_json::from_slice::<Value>(&bytes)) {
+                    (Ok(root), Ok(v)) => prop_assert_eq!(doc.to_value(root), v),
+                    (Err(_), Err(_)) => prop_assert_eq!(doc.node_count(), before),
+                    (got, want) => prop_assert!(false, "document {:?}, serde_json {:?}", got, want.map(|_| ())),
+                }
+                prop_assert_eq!(doc.resource_type(kept), Some("Patient"));
+            }
+        }
+    }
+
     #[test]
     fn a_node_record_is_32_bytes() {
         // Two records per 64-byte cache line; the size is part of the design (module docs).
