@@ -187,14 +187,17 @@ fn fhirpath_r4_suite() {
                     .map(|i| (format!("{}:{}", i.type_name(), i.to_json()), i.location()))
                     .collect()
             };
-            let via_value = e
-                .evaluate(&input, &env)
-                .map(located)
-                .map_err(|e| e.to_string());
-            let via_doc = e
-                .evaluate_in(&doc, root, &env)
-                .map(located)
-                .map_err(|e| e.to_string());
+            let values_only = env.clone().locations(false);
+            let via_value = [&env, &values_only].map(|env| {
+                e.evaluate(&input, env)
+                    .map(located)
+                    .map_err(|e| e.to_string())
+            });
+            let via_doc = [&env, &values_only].map(|env| {
+                e.evaluate_in(&doc, root, env)
+                    .map(located)
+                    .map_err(|e| e.to_string())
+            });
             if via_value != via_doc {
                 doc_mismatch += 1;
                 eprintln!(
@@ -300,9 +303,12 @@ fn documents_agree_with_values_over_synthea() {
         "meta.profile.first() is canonical",
         "id is id",
     ];
-    let env = Env::new();
     let mut nodes = 0;
-    for src in expressions {
+    // With locations (the general navigation path) and values only (the fast paths).
+    for (env, src) in [Env::new(), Env::new().locations(false)]
+        .iter()
+        .flat_map(|env| expressions.iter().map(move |src| (env, *src)))
+    {
         let e = Expression::compile(src).unwrap();
         for (i, r) in resources.iter().enumerate() {
             let (root, parsed_root, untyped_root) =
@@ -319,10 +325,10 @@ fn documents_agree_with_values_over_synthea() {
                     })
                     .collect()
             };
-            let via_value = show(e.evaluate(r, &env).unwrap());
-            let via_doc = show(e.evaluate_in(&doc, *root, &env).unwrap());
-            let via_text = show(e.evaluate_in(&parsed, *parsed_root, &env).unwrap());
-            let via_untyped = show(e.evaluate_in(&untyped, *untyped_root, &env).unwrap());
+            let via_value = show(e.evaluate(r, env).unwrap());
+            let via_doc = show(e.evaluate_in(&doc, *root, env).unwrap());
+            let via_text = show(e.evaluate_in(&parsed, *parsed_root, env).unwrap());
+            let via_untyped = show(e.evaluate_in(&untyped, *untyped_root, env).unwrap());
             let at = format!("`{src}` on {}/{}", r["resourceType"], r["id"]);
             assert_eq!(via_value, via_doc, "{at}");
             assert_eq!(via_value, via_text, "{at} (Document from text)");

@@ -487,6 +487,41 @@ impl Document {
             .unwrap_or(&[])
     }
 
+    /// Calls `f(node, type, context)` for each child FHIRPath sees in object block (`first`,
+    /// `n`) of a typed document whose keys have no `_` companions: every non-null member value,
+    /// array items one by one, `resourceType` skipped. The fast path of `children()` and
+    /// `descendants()`; navigation's general path gives the same nodes (tests compare both).
+    pub(crate) fn typed_children<'a>(
+        &'a self,
+        first: u32,
+        n: u32,
+        mut f: impl FnMut(Json<'a>, &'a str, &'a str),
+    ) {
+        const RESOURCE_TYPE: &str = "resourceType";
+        let rt = Probe::new(RESOURCE_TYPE);
+        for (i, r) in self.block(first, n).iter().enumerate() {
+            let at = first + i as u32;
+            if rt.matches(self, r) {
+                continue;
+            }
+            match r.kind {
+                Kind::Null => {}
+                Kind::Array => {
+                    for (j, item) in self.block(r.a, r.b).iter().enumerate() {
+                        if item.kind != Kind::Null {
+                            let (ty, ctx) = self.node_type(r.a + j as u32);
+                            f(Json::D(self, r.a + j as u32), ty, ctx);
+                        }
+                    }
+                }
+                _ => {
+                    let (ty, ctx) = self.node_type(at);
+                    f(Json::D(self, at), ty, ctx);
+                }
+            }
+        }
+    }
+
     /// The member of the object block (`first`, `n`) that `probe` names.
     fn find(&self, first: u32, n: u32, probe: Probe<'_>) -> Option<(&str, Json<'_>)> {
         let i = self
@@ -1325,8 +1360,8 @@ mod tests {
                 // exact f64: the text's own Value is what a document from text must equal.
                 let text = v.to_string();
                 let reparsed: Value = serde_json::from_str(&text).unwrap();
-                let env = Env::new();
                 let e = Expression::compile("descendants()").unwrap();
+                for env in [Env::new(), Env::new().locations(false)] {
                 let run = |x: &Value| e.evaluate(x, &env).map(|i| shown(&i)).map_err(|e| e.to_string());
                 for mut doc in [Document::new(), Document::untyped()] {
                     let roots = [
@@ -1339,6 +1374,7 @@ mod tests {
                         let got = e.evaluate_in(&doc, root, &env).map(|i| shown(&i)).map_err(|e| e.to_string());
                         prop_assert_eq!(got, run(value));
                     }
+                }
                 }
             }
 

@@ -738,6 +738,25 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         };
         // Most objects have no `_x` companions: then no key needs a partner lookup.
         let has_companions = obj.has_companions();
+        if let Obj::D(d, first, count) = obj
+            && d.is_typed()
+            && !has_companions
+            && item.path.is_none()
+        {
+            // Values only, types recorded, no companions to pair: straight from the records.
+            d.typed_children(first, count, |json, ty, ctx| {
+                out.push(Item {
+                    val: Val::Node(FNode {
+                        json: Some(json),
+                        ext: None,
+                        ty,
+                        ctx,
+                    }),
+                    path: None,
+                })
+            });
+            return;
+        }
         // Document nodes carry their types.
         let table = match obj {
             Obj::D(d, ..) if d.is_typed() => None,
