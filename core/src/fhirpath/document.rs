@@ -488,8 +488,8 @@ impl Document {
     }
 
     /// Calls `f(node, type, context)` for each child FHIRPath sees in object block (`first`,
-    /// `n`) of a typed document whose keys have no `_` companions: every non-null member value,
-    /// array items one by one, `resourceType` skipped. The fast path of `children()` and
+    /// `n`) of a typed document whose keys have no `_` companions: every member but
+    /// `resourceType`, as [`Document::typed_value`]. The fast path of `children()` and
     /// `descendants()`; navigation's general path gives the same nodes (tests compare both).
     pub(crate) fn typed_children<'a>(
         &'a self,
@@ -497,27 +497,37 @@ impl Document {
         n: u32,
         mut f: impl FnMut(Json<'a>, &'a str, &'a str),
     ) {
-        const RESOURCE_TYPE: &str = "resourceType";
-        let rt = Probe::new(RESOURCE_TYPE);
+        let rt = Probe::new("resourceType");
         for (i, r) in self.block(first, n).iter().enumerate() {
-            let at = first + i as u32;
-            if rt.matches(self, r) {
-                continue;
+            if !rt.matches(self, r) {
+                self.typed_value(first + i as u32, &mut f);
             }
-            match r.kind {
-                Kind::Null => {}
-                Kind::Array => {
-                    for (j, item) in self.block(r.a, r.b).iter().enumerate() {
-                        if item.kind != Kind::Null {
-                            let (ty, ctx) = self.node_type(r.a + j as u32);
-                            f(Json::D(self, r.a + j as u32), ty, ctx);
-                        }
+        }
+    }
+
+    /// Calls `f(node, type, context)` for the FHIRPath nodes of member value `at` of a typed
+    /// document that has no `_` companion: none for null, each non-null item of an array, else
+    /// the value itself.
+    #[inline]
+    pub(crate) fn typed_value<'a>(
+        &'a self,
+        at: u32,
+        f: &mut impl FnMut(Json<'a>, &'a str, &'a str),
+    ) {
+        let r = self.rec(at);
+        match r.kind {
+            Kind::Null => {}
+            Kind::Array => {
+                for (j, item) in self.block(r.a, r.b).iter().enumerate() {
+                    if item.kind != Kind::Null {
+                        let (ty, ctx) = self.node_type(r.a + j as u32);
+                        f(Json::D(self, r.a + j as u32), ty, ctx);
                     }
                 }
-                _ => {
-                    let (ty, ctx) = self.node_type(at);
-                    f(Json::D(self, at), ty, ctx);
-                }
+            }
+            _ => {
+                let (ty, ctx) = self.node_type(at);
+                f(Json::D(self, at), ty, ctx);
             }
         }
     }
@@ -1349,6 +1359,46 @@ mod tests {
                 .collect()
         }
 
+        fn documents_match(v: &Value) -> Result<(), TestCaseError> {
+            // Text goes through serde_json's float parsing, which need not give back the exact
+            // f64: the text's own Value is what a document from text must equal.
+            let text = v.to_string();
+            let reparsed: Value = serde_json::from_str(&text).unwrap();
+            let sources = [
+                "descendants()",
+                "name.given",
+                "contained.name",
+                "extension.value",
+                "children().id",
+            ];
+            for src in sources {
+                let e = Expression::compile(src).unwrap();
+                for env in [Env::new(), Env::new().locations(false)] {
+                    let run = |x: &Value| {
+                        e.evaluate(x, &env)
+                            .map(|i| shown(&i))
+                            .map_err(|e| e.to_string())
+                    };
+                    for mut doc in [Document::new(), Document::untyped()] {
+                        let roots = [
+                            (doc.push(v).unwrap(), v),
+                            (doc.push_json(text.as_bytes()).unwrap(), &reparsed),
+                        ];
+                        for (root, value) in roots {
+                            prop_assert_eq!(&doc.to_value(root), value);
+                            prop_assert_eq!(doc.to_json_string(root), value.to_string());
+                            let got = e
+                                .evaluate_in(&doc, root, &env)
+                                .map(|i| shown(&i))
+                                .map_err(|e| e.to_string());
+                            prop_assert_eq!(got, run(value), "{}", src);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -1356,26 +1406,7 @@ mod tests {
             /// FHIRPath items as evaluating the Value.
             #[test]
             fn documents_match_values(v in prop_oneof![json(), resource()]) {
-                // Text goes through serde_json's float parsing, which need not give back the
-                // exact f64: the text's own Value is what a document from text must equal.
-                let text = v.to_string();
-                let reparsed: Value = serde_json::from_str(&text).unwrap();
-                let e = Expression::compile("descendants()").unwrap();
-                for env in [Env::new(), Env::new().locations(false)] {
-                let run = |x: &Value| e.evaluate(x, &env).map(|i| shown(&i)).map_err(|e| e.to_string());
-                for mut doc in [Document::new(), Document::untyped()] {
-                    let roots = [
-                        (doc.push(&v).unwrap(), &v),
-                        (doc.push_json(text.as_bytes()).unwrap(), &reparsed),
-                    ];
-                    for (root, value) in roots {
-                        prop_assert_eq!(&doc.to_value(root), value);
-                        prop_assert_eq!(doc.to_json_string(root), value.to_string());
-                        let got = e.evaluate_in(&doc, root, &env).map(|i| shown(&i)).map_err(|e| e.to_string());
-                        prop_assert_eq!(got, run(value));
-                    }
-                }
-                }
+                documents_match(&v)?;
             }
 
             /// Any bytes: never a panic; what serde_json accepts is the same value, what it

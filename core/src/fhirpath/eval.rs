@@ -74,6 +74,19 @@ impl<'a> Item<'a> {
         Item { val, path: None }
     }
 
+    /// A node of the input without a location (values-only evaluation).
+    fn node(json: Json<'a>, ty: &'a str, ctx: &'a str) -> Item<'a> {
+        Item {
+            val: Val::Node(FNode {
+                json: Some(json),
+                ext: None,
+                ty,
+                ctx,
+            }),
+            path: None,
+        }
+    }
+
     fn b(v: bool) -> Item<'a> {
         Item::sys(Val::Bool(v))
     }
@@ -680,6 +693,14 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             return Ok(());
         };
         let (direct, under) = obj.get_with_companion(name, underscore);
+        if let (Some((_, Json::D(d, at))), None) = (direct, under)
+            && d.is_typed()
+            && item.path.is_none()
+        {
+            // Values only, type recorded, no companion: straight from the record.
+            d.typed_value(at, &mut |json, ty, ctx| out.push(Item::node(json, ty, ctx)));
+            return Ok(());
+        }
         if direct.is_some() || under.is_some() {
             let key: &'a str = match (direct, under) {
                 (Some((k, _)), _) => k,
@@ -745,15 +766,7 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         {
             // Values only, types recorded, no companions to pair: straight from the records.
             d.typed_children(first, count, |json, ty, ctx| {
-                out.push(Item {
-                    val: Val::Node(FNode {
-                        json: Some(json),
-                        ext: None,
-                        ty,
-                        ctx,
-                    }),
-                    path: None,
-                })
+                out.push(Item::node(json, ty, ctx))
             });
             return;
         }
