@@ -74,7 +74,7 @@ impl<'a> Item<'a> {
         Item { val, path: None }
     }
 
-    /// A node of the input without a location (values-only evaluation).
+    /// A node of the input without a location.
     fn node(json: Json<'a>, ty: &'a str, ctx: &'a str) -> Item<'a> {
         Item {
             val: Val::Node(FNode {
@@ -380,15 +380,7 @@ pub(crate) fn evaluate<'a, 'e: 'a>(
             } else {
                 ctx
             };
-            Item {
-                val: Val::Node(FNode {
-                    json: Some(json),
-                    ext: None,
-                    ty,
-                    ctx,
-                }),
-                path: None,
-            }
+            Item::node(json, ty, ctx)
         }
         None => res_item.clone(),
     };
