@@ -623,36 +623,58 @@ impl<'de> Visitor<'de> for Parse<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
         let doc = self.doc;
         let start = doc.scratch.len();
+        // Members of a large object by key, so that finding a repeated key stays linear overall.
+        let mut index: Option<HashMap<Box<str>, usize>> = None;
         while let Some((key_off, key_len, key_prefix)) =
             map.next_key_seed(Key { doc: &mut *doc })?
         {
             let (kind, a, b) = map.next_value_seed(Parse { doc: &mut *doc })?;
             // A repeated key: the last value wins, in the first one's place (as serde_json's map).
             let key = doc.str_at(key_off, u32::from(key_len));
-            let earlier = doc.scratch[start..].iter().position(|r| {
-                r.key_len == key_len
-                    && r.key_prefix == key_prefix
-                    && (key_len <= 8 || key_eq(doc.key(r), key))
-            });
+            let earlier = match &index {
+                Some(ix) => ix.get(key).copied(),
+                None => doc.scratch[start..].iter().position(|r| {
+                    r.key_len == key_len
+                        && r.key_prefix == key_prefix
+                        && (key_len <= 8 || key_eq(doc.key(r), key))
+                }),
+            };
             match earlier {
                 Some(i) => {
                     let r = &mut doc.scratch[start + i];
                     (r.kind, r.a, r.b) = (kind, a, b);
                 }
-                None => doc.scratch.push(Rec {
-                    key_prefix,
-                    key_off,
-                    key_len,
-                    kind,
-                    a,
-                    b,
-                    ..Rec::default()
-                }),
+                None => {
+                    let members = doc.scratch.len() - start;
+                    if let Some(ix) = &mut index {
+                        ix.insert(Box::from(key), members);
+                    } else if members >= INDEX_MEMBERS {
+                        let mut ix: HashMap<Box<str>, usize> = doc.scratch[start..]
+                            .iter()
+                            .enumerate()
+                            .map(|(i, r)| (Box::from(doc.key(r)), i))
+                            .collect();
+                        ix.insert(Box::from(key), members);
+                        index = Some(ix);
+                    }
+                    doc.scratch.push(Rec {
+                        key_prefix,
+                        key_off,
+                        key_len,
+                        kind,
+                        a,
+                        b,
+                        ..Rec::default()
+                    });
+                }
             }
         }
         doc.end_block(start, Kind::Object).map_err(de_err)
     }
 }
+
+/// Objects with more members than this find repeated keys through a map rather than a scan.
+const INDEX_MEMBERS: usize = 32;
 
 /// An object key, written to the document's text: (offset, length, prefix).
 struct Key<'d> {
@@ -1168,6 +1190,51 @@ mod tests {
                 doc.to_json_string(from_value)
             );
         }
+    }
+
+    #[test]
+    fn objects_with_many_keys_parse_in_linear_time() {
+        // 40,000 distinct keys plus repeats of early and late ones: as serde_json, and fast (a
+        // scan per key would be 800 million comparisons).
+        let mut text = String::from("{");
+        for i in 0..40_000 {
+            text.push_str(&format!("\"key{i}\": {i},"));
+        }
+        text.push_str("\"key7\": \"again\", \"key39999\": null, \"key12345678901\": 1}");
+        let want: Value = serde_json::from_str(&text).unwrap();
+        let mut doc = Document::untyped();
+        let started = std::time::Instant::now();
+        let root = doc.push_json(text.as_bytes()).unwrap();
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        assert_eq!(doc.to_value(root), want);
+        assert_eq!(
+            doc.json(root).get("key7").map(Json::to_value),
+            Some(json!("again"))
+        );
+    }
+
+    #[test]
+    fn large_objects_with_companions_navigate_in_linear_time() {
+        use crate::fhirpath::{Env, Expression};
+        let mut m = Map::new();
+        m.insert("resourceType".into(), json!("Basic"));
+        for i in 0..20_000 {
+            m.insert(format!("k{i}"), json!("v"));
+            if i % 2 == 0 {
+                m.insert(format!("_k{i}"), json!({"id": "x"}));
+            }
+        }
+        m.insert("_lonely".into(), json!({"id": "y"}));
+        let v = Value::Object(m);
+        let e = Expression::compile("descendants().count()").unwrap();
+        let env = Env::new().locations(false);
+        let started = std::time::Instant::now();
+        let want = e.evaluate(&v, &env).unwrap()[0].to_json();
+        for mut doc in [Document::new(), Document::untyped()] {
+            let root = doc.push_json(v.to_string().as_bytes()).unwrap();
+            assert_eq!(e.evaluate_in(&doc, root, &env).unwrap()[0].to_json(), want);
+        }
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]

@@ -767,20 +767,35 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             Obj::D(d, ..) if d.is_typed() => None,
             _ => self.table(n.ctx),
         };
+        // A document object is searched by scanning; a large one with companions gets a map
+        // for this walk, so pairing its keys stays linear.
+        let members: Option<std::collections::HashMap<&'a str, Json<'a>>> =
+            (has_companions && matches!(obj, Obj::D(..)) && obj.len() > 64)
+                .then(|| obj.iter().collect());
+        let member = |key: &str| match &members {
+            Some(m) => m.get(key).copied(),
+            None => obj.get(key).map(|(_, v)| v),
+        };
+        let mut underscored = String::new();
         for (k, v) in obj.iter() {
             if k == "resourceType" {
                 continue;
             }
             if let Some(base) = k.strip_prefix('_') {
-                if obj.get(base).is_some() {
+                if member(base).is_some() {
                     continue;
                 }
                 self.push_prop(item, table, n.ctx, via_ext, base, None, Some(v), out);
             } else {
-                let e = if has_companions {
-                    obj.companion(k)
-                } else {
+                let e = if !has_companions {
                     None
+                } else if members.is_some() {
+                    underscored.clear();
+                    underscored.push('_');
+                    underscored.push_str(k);
+                    member(&underscored)
+                } else {
+                    obj.companion(k)
                 };
                 self.push_prop(item, table, n.ctx, via_ext, k, Some(v), e, out);
             }
