@@ -183,7 +183,6 @@ impl Document {
     /// ```
     pub fn push_json(&mut self, text: &[u8]) -> Result<Root, DocumentError> {
         self.add(|doc| {
-            doc.scratch.clear();
             let mut de = serde_json::Deserializer::from_slice(text);
             let (kind, a, b) = Parse { doc: &mut *doc }
                 .deserialize(&mut de)
