@@ -6,7 +6,7 @@ use crate::fhirpath::{FhirPath, Target, document_error, push};
 use crate::{input, throw_issue, throw_outcome, to_text};
 use firn_core::fhirpath::{Document, DocumentError, Root};
 use firn_core::ndjson::LineReader;
-use firn_core::outcome::{Issue, IssueType, OperationOutcome};
+use firn_core::outcome::IssueType;
 use firn_core::search::{NoResolver, Query, SearchConfig};
 use serde_json::Value;
 use std::cell::OnceCell;
@@ -161,12 +161,10 @@ fn ndjson(text: &[u8]) -> Result<ResourceCollection, JsValue> {
                 message,
                 line: l,
                 column,
-            } => throw_outcome(OperationOutcome::single(
-                Issue::error(
-                    IssueType::Structure,
-                    format!("line {}: invalid JSON: {message}", line.number),
-                )
-                .with_line_col(line.number + l as u64 - 1, column as u64),
+            } => throw_outcome(crate::invalid_json(
+                format!("line {}: invalid JSON: {message}", line.number),
+                line.number + l as u64 - 1,
+                column as u64,
             )),
             e => document_error(e, &format!("line {}", line.number)),
         })?;

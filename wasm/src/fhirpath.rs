@@ -7,7 +7,6 @@ use crate::{input, throw_issue, throw_outcome, to_text};
 use firn_core::fhirpath::datetime::DateTime;
 use firn_core::fhirpath::{Document, DocumentError, Env, Expression, Item, PathStep, Root};
 use firn_core::outcome::IssueType;
-use firn_core::outcome::{Issue, OperationOutcome};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use wasm_bindgen::prelude::*;
@@ -335,12 +334,10 @@ pub(crate) fn document_error(e: DocumentError, what: &str) -> JsValue {
             message,
             line,
             column,
-        } => throw_outcome(OperationOutcome::single(
-            Issue::error(
-                IssueType::Structure,
-                format!("{what} is not valid JSON: {message}"),
-            )
-            .with_line_col(line as u64, column as u64),
+        } => throw_outcome(crate::invalid_json(
+            format!("{what} is not valid JSON: {message}"),
+            line as u64,
+            column as u64,
         )),
         e => throw_issue(IssueType::TooLong, e.to_string()),
     }

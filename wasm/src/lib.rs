@@ -104,14 +104,19 @@ pub fn parse_text(text: &str, what: &str) -> Result<Value, OperationOutcome> {
 /// Parses JSON bytes (UTF-8 is checked), reporting line and column of a syntax error.
 pub fn parse_bytes(text: &[u8], what: &str) -> Result<Value, OperationOutcome> {
     serde_json::from_slice(text).map_err(|e| {
-        OperationOutcome::single(
-            Issue::error(
-                IssueType::Structure,
-                format!("{what} is not valid JSON: {e}"),
-            )
-            .with_line_col(e.line() as u64, e.column() as u64),
+        invalid_json(
+            format!("{what} is not valid JSON: {e}"),
+            e.line() as u64,
+            e.column() as u64,
         )
     })
+}
+
+/// The outcome for invalid JSON: one `structure` error at its line and column.
+pub(crate) fn invalid_json(diagnostics: String, line: u64, column: u64) -> OperationOutcome {
+    OperationOutcome::single(
+        Issue::error(IssueType::Structure, diagnostics).with_line_col(line, column),
+    )
 }
 
 /// An optional input: `undefined`/`null` give `None`.

@@ -672,8 +672,8 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         // `valueQuantity` is a JSON name, not a FHIRPath one: FHIRPath says `value` (or
         // `value.ofType(Quantity)`).
         if name.bytes().skip(1).any(|b| b.is_ascii_uppercase())
-            && self
-                .table(n.ctx)
+            && table
+                .or_else(|| self.table(n.ctx))
                 .and_then(|t| t.get(name))
                 .is_some_and(|c| c.is_choice)
         {
