@@ -1699,7 +1699,7 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             F::Descendants => {
                 // Breadth first in one vector: each level is appended after the previous one,
                 // the order the spec's repeated children() gives.
-                let mut out = Vec::new();
+                let mut out = Vec::with_capacity(64);
                 for it in &input {
                     self.children_of(it, &mut out);
                 }
@@ -1714,6 +1714,23 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                         // Only nodes have children; copying the node (not cloning the item)
                         // keeps this loop free of the generic clone and drop.
                         let Val::Node(n) = out[i].val else { continue };
+                        // Values only, types recorded: a leaf has no children, an object
+                        // without companions gives its members straight from the records
+                        // (children_of's fast path, without its per-item dispatch).
+                        if let (Some(Json::D(d, _)), None, None) = (n.json, n.ext, &out[i].path)
+                            && d.is_typed()
+                        {
+                            match n.json.and_then(Json::as_object) {
+                                None => continue,
+                                Some(obj @ Obj::D(d, first, count)) if !obj.has_companions() => {
+                                    d.typed_children(first, count, |json, ty, ctx| {
+                                        out.push(Item::node(json, ty, ctx))
+                                    });
+                                    continue;
+                                }
+                                Some(_) => {}
+                            }
+                        }
                         let it = Item {
                             val: Val::Node(n),
                             path: out[i].path.clone(),
