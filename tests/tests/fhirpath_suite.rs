@@ -302,6 +302,16 @@ fn documents_agree_with_values_over_synthea() {
         "extension.value.ofType(Address).extension.url",
         "meta.profile.first() is canonical",
         "id is id",
+        // Member paths (typed Documents walk these through their records), with choices.
+        "Encounter.period.start",
+        "Condition.onset",
+        "MedicationRequest.medication.coding.display",
+        "meta.profile",
+        "value",
+        "component.value.code",
+        "extension.extension.value",
+        "name.given",
+        "Patient",
     ];
     let mut nodes = 0;
     // With locations (the general navigation path) and values only (the fast paths).

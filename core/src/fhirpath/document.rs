@@ -131,6 +131,11 @@ enum Kind {
 /// most objects have none, and then lookups stop at the first match and pair no companions.
 const FIRST_OF_COMPANIONS: u8 = 1;
 
+/// Set on an object member whose key the member step takes for an instance of a choice
+/// element (`onsetDateTime` for `onset`): the same test navigation makes (the object's type
+/// declares the key a choice, or the object is of no known type).
+const CHOICE: u8 = 2;
+
 /// Marks block `block` (an object's members) when one of its keys starts with `_`.
 fn mark_companions(block: &mut [Rec]) {
     if block.iter().any(|r| r.key_prefix & 0xff == u64::from(b'_')) {
@@ -462,11 +467,29 @@ impl Document {
                 } else {
                     defs.child_table(ctx)
                 };
+                // Choice instances as the member step sees them: by the type the object's
+                // record names (an unknown type's name is kept as text: no table, no choices).
+                let (any_choice, choices) = match self.names.get(ctx_id as usize) {
+                    _ if ctx_id == 0 => (true, None),
+                    Some(Name::Static(c)) => (false, defs.child_table(c)),
+                    _ => (false, None),
+                };
                 for i in r.a..r.a + r.b {
                     let key = self.key(&self.rec(i));
                     let base = key.strip_prefix('_');
+                    // Choice instance names have an upper-case letter (`valueString`).
+                    let choice = base.is_none()
+                        && key.bytes().any(|b| b.is_ascii_uppercase())
+                        && (any_choice
+                            || choices
+                                .and_then(|t| t.get(key))
+                                .is_some_and(|c| c.is_choice));
                     let d = declared_type(defs, table, ctx, base.unwrap_or(key));
-                    self.type_node(i, d, base.is_some(), depth + 1)?;
+                    let companion = base.is_some();
+                    if choice && let Some(rec) = self.recs.get_mut(i as usize) {
+                        rec.flags |= CHOICE;
+                    }
+                    self.type_node(i, d, companion, depth + 1)?;
                 }
             }
             _ => {}
@@ -581,6 +604,82 @@ impl Document {
                 f(Json::D(self, at), ty, ctx);
             }
         }
+    }
+
+    /// The nodes a path of member names reaches from resource `root` of a typed document
+    /// (`Encounter.period.start`: `type_name` `Encounter`, names `period`, `start`), passed to
+    /// `emit` in FHIRPath's order — the member steps of the general evaluator, values only,
+    /// without building a collection per step. `None` (and some nodes may have been emitted)
+    /// when a node needs the general evaluator: an object with `_` companions, a resource not
+    /// of type `type_name`.
+    pub(crate) fn walk_path(
+        &self,
+        root: Root,
+        type_name: Option<&str>,
+        names: &[String],
+        emit: &mut impl FnMut(u32),
+    ) -> Option<()> {
+        if let Some(t) = type_name
+            && self.node_type(root.0).0 != t
+        {
+            return None;
+        }
+        self.walk(root.0, names, emit)
+    }
+
+    fn walk(&self, at: u32, names: &[String], emit: &mut impl FnMut(u32)) -> Option<()> {
+        let Some((name, rest)) = names.split_first() else {
+            emit(at);
+            return Some(());
+        };
+        let r = self.rec(at);
+        // Primitives have no members here (their `_x` companions would be in the parent,
+        // which then has the companions flag).
+        if r.kind != Kind::Object || r.b == 0 {
+            return Some(());
+        }
+        if self.rec(r.a).flags & FIRST_OF_COMPANIONS != 0 {
+            return None;
+        }
+        let probe = Probe::new(name);
+        if let Some(i) = self
+            .block(r.a, r.b)
+            .iter()
+            .position(|m| probe.matches(self, m))
+        {
+            return self.walk_value(r.a + i as u32, rest, emit);
+        }
+        // A choice element: `onset` finds `onsetDateTime`.
+        for (i, m) in self.block(r.a, r.b).iter().enumerate() {
+            if m.flags & CHOICE != 0 {
+                let key = self.key(m).as_bytes();
+                if key.len() > name.len()
+                    && key.starts_with(name.as_bytes())
+                    && key[name.len()].is_ascii_uppercase()
+                {
+                    self.walk_value(r.a + i as u32, rest, emit)?;
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// [`Document::walk`] on member value `at`: nothing for null, each non-null item of an
+    /// array, else the value (as [`Document::typed_value`]).
+    fn walk_value(&self, at: u32, rest: &[String], emit: &mut impl FnMut(u32)) -> Option<()> {
+        let r = self.rec(at);
+        match r.kind {
+            Kind::Null => {}
+            Kind::Array => {
+                for (j, item) in self.block(r.a, r.b).iter().enumerate() {
+                    if item.kind != Kind::Null {
+                        self.walk(r.a + j as u32, rest, emit)?;
+                    }
+                }
+            }
+            _ => self.walk(at, rest, emit)?,
+        }
+        Some(())
     }
 
     /// The member of the object block (`first`, `n`) that `probe` names.
@@ -1218,6 +1317,43 @@ mod tests {
             serde_json::to_string(&doc.json(r1)).unwrap(),
             serde_json::to_string(&v).unwrap()
         );
+    }
+
+    #[test]
+    fn member_paths_walk_the_records() {
+        let text = r#"{"resourceType": "Observation", "id": "o", "valueQuantity": {"value": 1},
+            "component": [{"valueString": "a"}, null, {"valueCodeableConcept": {"text": "b"}}],
+            "code": {"coding": [{"code": "x"}, {"code": "y", "_code": {"id": "c"}}]}}"#;
+        let mut doc = Document::new();
+        let root = doc.push_json(text.as_bytes()).unwrap();
+        let walk = |ty: Option<&str>, path: &str| {
+            let names: Vec<String> = path.split('.').map(String::from).collect();
+            let mut out = Vec::new();
+            doc.walk_path(root, ty, &names, &mut |at| {
+                out.push(Json::D(&doc, at).to_value())
+            })
+            .map(|()| out)
+        };
+        assert_eq!(walk(None, "id"), Some(vec![json!("o")]));
+        assert_eq!(
+            walk(Some("Observation"), "value.value"),
+            Some(vec![json!(1)])
+        );
+        assert_eq!(
+            walk(None, "component.value"),
+            Some(vec![json!("a"), json!({"text": "b"})])
+        );
+        assert_eq!(walk(None, "missing.value"), Some(vec![]));
+        // Not an Observation, or `_code` companions on the way: the general evaluator's.
+        assert_eq!(walk(Some("Patient"), "id"), None);
+        assert_eq!(walk(None, "code.coding.code"), None);
+        // The choice flag, from the Observation definitions: on `valueQuantity` only.
+        let flags: Vec<_> = doc
+            .block(doc.rec(root.0).a, doc.rec(root.0).b)
+            .iter()
+            .map(|r| r.flags & CHOICE != 0)
+            .collect();
+        assert_eq!(flags, [false, false, true, false, false]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::datetime::{DateTime, Precision, Time, now_utc};
 use super::decimal::Decimal;
-use super::document::{Json, Obj, View};
+use super::document::{Document, Json, Obj, View};
 use super::parser::{BinOp, Func, Lit, MAX_DEPTH, Node, TypeSpec};
 use super::quantity::{Quantity, calendar_unit, dims_unit, ucum_to_calendar};
 use super::{Env, FhirPathError};
@@ -85,6 +85,12 @@ impl<'a> Item<'a> {
             }),
             path: None,
         }
+    }
+
+    /// Node `at` of a typed document, without a location.
+    pub(crate) fn typed_node(doc: &'a Document, at: u32) -> Item<'a> {
+        let (ty, ctx) = doc.node_type(at);
+        Item::node(Json::D(doc, at), ty, ctx)
     }
 
     fn b(v: bool) -> Item<'a> {
