@@ -327,11 +327,12 @@ fn documents_agree_with_values_over_synthea() {
                 items
                     .iter()
                     .map(|i| {
-                        (
-                            i.type_name().to_string(),
-                            i.to_json().to_string(),
-                            i.location(),
-                        )
+                        let json = i.to_json().to_string();
+                        // The JSON writer gives serde_json's text.
+                        let mut written = Vec::new();
+                        i.write_json(&mut written);
+                        assert_eq!(String::from_utf8(written).unwrap(), json);
+                        (i.type_name().to_string(), json, i.location())
                     })
                     .collect()
             };

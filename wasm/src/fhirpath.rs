@@ -211,8 +211,7 @@ impl FhirPath {
             if i > 0 {
                 out.push(b',');
             }
-            item.write_json(&mut *out)
-                .map_err(|e| throw_issue(IssueType::Exception, e.to_string()))?;
+            item.write_json(out);
         }
         out.push(b']');
         Ok(())

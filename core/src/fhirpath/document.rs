@@ -33,7 +33,6 @@
 use super::eval::{declared_type, slot_type};
 use crate::definitions::{Definitions, HashMap};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Number, Value};
 
 /// Resources in the compact form: see the [module documentation](self).
@@ -307,7 +306,9 @@ impl Document {
 
     /// The value at `root` as JSON text (what serde_json would write for [`Document::to_value`]).
     pub fn to_json_string(&self, root: Root) -> String {
-        serde_json::to_string(&self.json(root)).unwrap_or_default()
+        let mut out = Vec::new();
+        self.json(root).write(&mut out);
+        String::from_utf8(out).unwrap_or_default()
     }
 
     /// The `resourceType` of the resource at `root`.
@@ -1103,32 +1104,82 @@ impl<'a> Json<'a> {
     }
 }
 
-impl Serialize for Json<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Json<'_> {
+    /// Appends the value as JSON text, as serde_json writes it; strings that need no escaping
+    /// (nearly all) are copied as they are.
+    pub(crate) fn write(self, out: &mut Vec<u8>) {
         match self {
-            Json::V(v) => v.serialize(s),
+            Json::V(Value::String(s)) => write_str(s, out),
+            // Writing a `Value` to a `Vec` cannot fail.
+            Json::V(v) => drop(serde_json::to_writer(&mut *out, v)),
             Json::D(..) => match self.view() {
-                View::Null => s.serialize_unit(),
-                View::Bool(b) => s.serialize_bool(b),
-                View::Number(n) => n.serialize(s),
-                View::String(x) => s.serialize_str(x),
+                View::Null => out.extend_from_slice(b"null"),
+                View::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+                View::Number(n) => drop(serde_json::to_writer(&mut *out, n)),
+                View::String(s) => write_str(s, out),
                 View::Array(a) => {
-                    let mut seq = s.serialize_seq(Some(a.len()))?;
-                    for x in a.iter() {
-                        seq.serialize_element(&x)?;
+                    out.push(b'[');
+                    for (i, x) in a.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        x.write(out);
                     }
-                    seq.end()
+                    out.push(b']');
                 }
                 View::Object(o) => {
-                    let mut map = s.serialize_map(Some(o.len()))?;
-                    for (k, v) in o.iter() {
-                        map.serialize_entry(k, &v)?;
+                    out.push(b'{');
+                    for (i, (k, v)) in o.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        write_str(k, out);
+                        out.push(b':');
+                        v.write(out);
                     }
-                    map.end()
+                    out.push(b'}');
                 }
             },
         }
     }
+}
+
+/// Appends `s` as a JSON string. serde_json looks each byte up in a table; here eight bytes
+/// at a time are checked for a quote, a backslash or a control character, and a string with
+/// none (nearly every FHIR string) is copied whole.
+pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
+    if needs_escape(s.as_bytes()) {
+        // Writing to a `Vec` cannot fail.
+        drop(serde_json::to_writer(&mut *out, s));
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// True when `b` has a byte JSON escapes: `"`, `\\` or one below 0x20.
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A zero byte in `v`: its high bit set in the result (exact when no byte of `v` has its
+    // high bit set; otherwise maybe a false positive, which only costs the slow path).
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        if below_space | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))
+            != 0
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
 impl<'a> Arr<'a> {
@@ -1313,10 +1364,28 @@ mod tests {
         assert_eq!(doc.to_json_string(r1), v.to_string());
         assert_eq!(doc.resource_type(r1), Some("Patient"));
         assert_eq!(doc.resource_type(r2), None);
-        assert_eq!(
-            serde_json::to_string(&doc.json(r1)).unwrap(),
-            serde_json::to_string(&v).unwrap()
-        );
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let mut cases: Vec<String> = vec![String::new(), "plain".into(), "é😀 ünïcode".into()];
+        // Every ASCII character (and DEL, and a multi-byte one) at every position of a string
+        // longer than one eight-byte word.
+        for c in (0u8..=0x7f).map(char::from).chain(['\u{80}', '\u{2028}']) {
+            for at in 0..20 {
+                let mut t: String = "abcdefghijklmnopqrs".into();
+                t.insert(at, c);
+                cases.push(t);
+            }
+        }
+        for s in cases {
+            let mut out = Vec::new();
+            write_str(&s, &mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&s).unwrap()
+            );
+        }
     }
 
     #[test]
