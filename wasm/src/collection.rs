@@ -12,6 +12,10 @@ use serde_json::Value;
 use std::cell::OnceCell;
 use wasm_bindgen::prelude::*;
 
+/// Resources whose starts are loaded together before they are evaluated: groups of 8, 16, 32
+/// and 64 measured, 16 the fastest (batch FHIRPath ~10 % faster than none).
+const PREFETCH_GROUP: usize = 16;
+
 /// Resources parsed once, evaluated many times.
 #[wasm_bindgen]
 pub struct ResourceCollection {
@@ -78,6 +82,13 @@ impl ResourceCollection {
         let mut out = Vec::with_capacity(self.roots.len() * 8);
         out.push(b'[');
         for (i, r) in self.roots.iter().enumerate() {
+            // The starts of the next group of resources are loaded together, so that their
+            // cache misses overlap (see `Document::prefetch`).
+            if i % PREFETCH_GROUP == 0 {
+                for n in self.roots.iter().skip(i).take(PREFETCH_GROUP) {
+                    self.doc.prefetch(*n);
+                }
+            }
             if i > 0 {
                 out.push(b',');
             }
