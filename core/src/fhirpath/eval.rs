@@ -1130,6 +1130,11 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             }
             _ => {
                 let a = self.eval(l, focus, sc)?;
+                // A string literal compared for equality is read in place rather than copied
+                // into an item each time (`where(system = 'http://…')` runs it once per item).
+                if let (Some(eq), Node::Lit(Lit::Str(s))) = (equality(op), r) {
+                    return one(eq(&a, &[Item::s(s.as_str())]));
+                }
                 let b = self.eval(r, focus, sc)?;
                 self.binary_vals(op, a, b)
             }
@@ -1141,10 +1146,9 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             |b: Option<bool>| -> R<Vec<Item<'a>>> { Ok(b.map(Item::b).into_iter().collect()) };
         match op {
             BinOp::Union => Ok(union(a, b)),
-            BinOp::Eq => one(coll_eq(&a, &b)),
-            BinOp::Ne => one(coll_eq(&a, &b).map(|x| !x)),
-            BinOp::Equiv => one(Some(coll_equiv(&a, &b))),
-            BinOp::NotEquiv => one(Some(!coll_equiv(&a, &b))),
+            BinOp::Eq | BinOp::Ne | BinOp::Equiv | BinOp::NotEquiv => {
+                one(equality(op).and_then(|eq| eq(&a, &b)))
+            }
             BinOp::In | BinOp::Contains => {
                 let (needle, hay) = if op == BinOp::In { (a, b) } else { (b, a) };
                 match needle.as_slice() {
@@ -2441,6 +2445,18 @@ fn val_eq(x: &Val<'_>, y: &Val<'_>) -> Option<bool> {
             p == q
         }
         _ => false,
+    })
+}
+
+/// The comparison of an equality operator (`=`, `!=`, `~`, `!~`) on two collections.
+#[allow(clippy::type_complexity)]
+fn equality(op: BinOp) -> Option<fn(&[Item<'_>], &[Item<'_>]) -> Option<bool>> {
+    Some(match op {
+        BinOp::Eq => coll_eq,
+        BinOp::Ne => |a, b| coll_eq(a, b).map(|x| !x),
+        BinOp::Equiv => |a, b| Some(coll_equiv(a, b)),
+        BinOp::NotEquiv => |a, b| Some(!coll_equiv(a, b)),
+        _ => return None,
     })
 }
 
