@@ -682,18 +682,32 @@ impl Document {
             return self.walk_value(r.a + i as u32, rest, emit);
         }
         // A choice element: `onset` finds `onsetDateTime`.
-        for (i, m) in self.block(r.a, r.b).iter().enumerate() {
-            if m.flags & CHOICE != 0 {
-                let key = self.key(m).as_bytes();
-                if key.len() > name.len()
-                    && key.starts_with(name.as_bytes())
-                    && key[name.len()].is_ascii_uppercase()
-                {
-                    self.walk_value(r.a + i as u32, rest, emit)?;
-                }
-            }
+        for at in self.choices(r.a, r.b, name) {
+            self.walk_value(at, rest, emit)?;
         }
         Some(())
+    }
+
+    /// The members of object block (`first`, `n`) of a typed document that are instances of
+    /// choice element `name` (`onsetDateTime` for `onset`), by the flag the typing pass set:
+    /// no definitions lookup, and no key text read but the flagged ones'.
+    pub(crate) fn choices<'s>(
+        &'s self,
+        first: u32,
+        n: u32,
+        name: &'s str,
+    ) -> impl Iterator<Item = u32> + 's {
+        self.block(first, n)
+            .iter()
+            .enumerate()
+            .filter(move |(_, m)| {
+                let key = self.key(m).as_bytes();
+                m.flags & CHOICE != 0
+                    && key.len() > name.len()
+                    && key.starts_with(name.as_bytes())
+                    && key[name.len()].is_ascii_uppercase()
+            })
+            .map(move |(i, _)| first + i as u32)
     }
 
     /// [`Document::walk`] on member value `at`: nothing for null, each non-null item of an
@@ -721,7 +735,12 @@ impl Document {
             .iter()
             .position(|r| probe.matches(self, r))?;
         let at = first + i as u32;
-        Some((self.key(&self.rec(at)), Json::D(self, at)))
+        Some((self.key_of(at), Json::D(self, at)))
+    }
+
+    /// The key of member record `at`.
+    pub(crate) fn key_of(&self, at: u32) -> &str {
+        self.key(&self.rec(at))
     }
 
     #[inline]

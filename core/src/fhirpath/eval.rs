@@ -723,10 +723,19 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
         }
         // Choice element: `value` finds `valueQuantity`.
         let mut found = false;
-        if in_doc {
-            table = self.table(n.ctx);
-        }
-        if name.as_bytes().first().is_some_and(u8::is_ascii_lowercase) {
+        let lower = name.as_bytes().first().is_some_and(u8::is_ascii_lowercase);
+        if lower
+            && in_doc
+            && let Obj::D(d, first, count) = obj
+        {
+            // Typed documents flag the choice instances.
+            for at in d.choices(first, count, name) {
+                let (k, v) = (d.key_of(at), Json::D(d, at));
+                let e = obj.companion(k);
+                self.push_prop(item, table, n.ctx, via_ext, k, Some(v), e, out);
+                found = true;
+            }
+        } else if lower {
             for (k, v) in obj.iter() {
                 if k.len() > name.len()
                     && k.starts_with(name)
@@ -741,6 +750,9 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             }
         }
         if !found && self.env.strict && !n.ctx.is_empty() {
+            if in_doc {
+                table = self.table(n.ctx);
+            }
             let known = table.and_then(|t| t.get(name)).is_some()
                 || self.defs.element(&format!("{}.{name}[x]", n.ctx)).is_some()
                 || self
