@@ -538,8 +538,7 @@ impl Document {
     #[inline(always)]
     pub(crate) fn node_type(&self, i: u32) -> (&str, &str) {
         let r = self.rec(i);
-        let name = |id: u32| self.names.get(id as usize).map_or("", Name::as_str);
-        (name(r.ty), name(r.ctx))
+        (self.name(r.ty), self.name(r.ctx))
     }
 
     #[inline(always)]
@@ -575,7 +574,7 @@ impl Document {
         let rt = Probe::new("resourceType");
         for (i, r) in self.block(first, n).iter().enumerate() {
             if !rt.matches(self, r) {
-                self.typed_value(first + i as u32, &mut f);
+                self.typed_rec(first + i as u32, r, &mut f);
             }
         }
     }
@@ -589,22 +588,32 @@ impl Document {
         at: u32,
         f: &mut impl FnMut(Json<'a>, &'a str, &'a str),
     ) {
-        let r = self.rec(at);
+        self.typed_rec(at, &self.rec(at), f);
+    }
+
+    /// [`Document::typed_value`] with record `at` already read.
+    #[inline(always)]
+    fn typed_rec<'a>(&'a self, at: u32, r: &Rec, f: &mut impl FnMut(Json<'a>, &'a str, &'a str)) {
         match r.kind {
             Kind::Null => {}
             Kind::Array => {
                 for (j, item) in self.block(r.a, r.b).iter().enumerate() {
                     if item.kind != Kind::Null {
-                        let (ty, ctx) = self.node_type(r.a + j as u32);
-                        f(Json::D(self, r.a + j as u32), ty, ctx);
+                        f(
+                            Json::D(self, r.a + j as u32),
+                            self.name(item.ty),
+                            self.name(item.ctx),
+                        );
                     }
                 }
             }
-            _ => {
-                let (ty, ctx) = self.node_type(at);
-                f(Json::D(self, at), ty, ctx);
-            }
+            _ => f(Json::D(self, at), self.name(r.ty), self.name(r.ctx)),
         }
+    }
+
+    #[inline(always)]
+    fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", Name::as_str)
     }
 
     /// Loads the start of resource `root` — its first records (the root's members and, in

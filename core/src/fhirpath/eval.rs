@@ -1749,6 +1749,7 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                             match n.json.and_then(Json::as_object) {
                                 None => continue,
                                 Some(obj @ Obj::D(d, first, count)) if !obj.has_companions() => {
+                                    out.reserve(count as usize);
                                     d.typed_children(first, count, |json, ty, ctx| {
                                         out.push(Item::node(json, ty, ctx))
                                     });
