@@ -103,7 +103,8 @@ struct Rec {
     key_off: u32,
     key_len: u16,
     kind: Kind,
-    /// [`FIRST_OF_COMPANIONS`] on the first member of an object that has `_` keys.
+    /// [`FIRST_OF_COMPANIONS`] and [`FIRST_OF_CHOICES`] on the first member of an object,
+    /// [`CHOICE`] on a member.
     flags: u8,
     /// String: text offset · Number: index · Array/Object: first item's record · Bool: 0/1.
     a: u32,
@@ -134,6 +135,10 @@ const FIRST_OF_COMPANIONS: u8 = 1;
 /// element (`onsetDateTime` for `onset`): the same test navigation makes (the object's type
 /// declares the key a choice, or the object is of no known type).
 const CHOICE: u8 = 2;
+
+/// Set on the first member record of an object with a [`CHOICE`] member: a name that is not a
+/// member of an object without one is simply absent, with no second look at the keys.
+const FIRST_OF_CHOICES: u8 = 4;
 
 /// Marks block `block` (an object's members) when one of its keys starts with `_`.
 fn mark_companions(block: &mut [Rec]) {
@@ -487,8 +492,13 @@ impl Document {
                                 .is_some_and(|c| c.is_choice));
                     let d = declared_type(defs, table, ctx, base.unwrap_or(key));
                     let companion = base.is_some();
-                    if choice && let Some(rec) = self.recs.get_mut(i as usize) {
-                        rec.flags |= CHOICE;
+                    if choice {
+                        if let Some(rec) = self.recs.get_mut(i as usize) {
+                            rec.flags |= CHOICE;
+                        }
+                        if let Some(rec) = self.recs.get_mut(r.a as usize) {
+                            rec.flags |= FIRST_OF_CHOICES;
+                        }
                     }
                     self.type_node(i, d, companion, depth + 1)?;
                 }
@@ -706,13 +716,16 @@ impl Document {
         n: u32,
         name: &'s str,
     ) -> impl Iterator<Item = u32> + 's {
-        self.block(first, n)
+        let any = n > 0 && self.rec(first).flags & FIRST_OF_CHOICES != 0;
+        self.block(first, if any { n } else { 0 })
             .iter()
             .enumerate()
             .filter(move |(_, m)| {
+                if m.flags & CHOICE == 0 {
+                    return false;
+                }
                 let key = self.key(m).as_bytes();
-                m.flags & CHOICE != 0
-                    && key.len() > name.len()
+                key.len() > name.len()
                     && key.starts_with(name.as_bytes())
                     && key[name.len()].is_ascii_uppercase()
             })
