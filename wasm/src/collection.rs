@@ -29,6 +29,8 @@ pub struct ResourceCollection {
     /// back after about seven expressions (batch 3.0× → 4.0–4.7× fhirpath.js).
     doc: Document,
     roots: Vec<Root>,
+    /// Capacity for the next `evaluate`'s text: a little more than the last one's (capped).
+    output_hint: std::cell::Cell<usize>,
 }
 
 #[wasm_bindgen]
@@ -79,8 +81,10 @@ impl ResourceCollection {
         let vars = crate::fhirpath::Variables::parse(variables)?;
         // Values only: no location tracking.
         let env = expression.env(&vars).locations(false);
-        let mut out = Vec::with_capacity(self.roots.len() * 8);
-        out.push(b'[');
+        // Sized like the last result (the next expression's is often similar), so that the
+        // text is not copied as it grows.
+        let mut out = String::with_capacity(self.output_hint.get().max(self.roots.len() * 8));
+        out.push('[');
         for (i, r) in self.roots.iter().enumerate() {
             // The starts of the next group of resources are loaded together, so that their
             // cache misses overlap (see `Document::prefetch`).
@@ -90,12 +94,15 @@ impl ResourceCollection {
                 }
             }
             if i > 0 {
-                out.push(b',');
+                out.push(',');
             }
             expression.write_values(Target::Document(&self.doc, *r), &env, &mut out)?;
         }
-        out.push(b']');
-        Ok(String::from_utf8(out).unwrap_or_default())
+        out.push(']');
+        // At most 16 MiB reserved ahead: one huge result does not inflate every later call.
+        self.output_hint
+            .set((out.len() + out.len() / 4).min(16 << 20));
+        Ok(out)
     }
 
     /// Validates every resource: JSON text of one OperationOutcome per resource.
@@ -139,6 +146,7 @@ impl ResourceCollection {
             values: OnceCell::new(),
             doc: Document::new(),
             roots: Vec::new(),
+            output_hint: std::cell::Cell::new(0),
         }
     }
 

@@ -203,17 +203,17 @@ impl FhirPath {
         &self,
         target: Target<'_>,
         env: &Env<'_>,
-        out: &mut Vec<u8>,
+        out: &mut String,
     ) -> Result<(), JsValue> {
         let items = self.items(target, env)?;
-        out.push(b'[');
+        out.push('[');
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
-                out.push(b',');
+                out.push(',');
             }
             item.write_json(out);
         }
-        out.push(b']');
+        out.push(']');
         Ok(())
     }
 
@@ -226,9 +226,9 @@ impl FhirPath {
             let v: Vec<Value> = out.iter().map(item_json).collect();
             to_text(&v)
         } else {
-            let mut out = Vec::with_capacity(64);
+            let mut out = String::with_capacity(64);
             self.write_values(target, &env, &mut out)?;
-            Ok(String::from_utf8(out).unwrap_or_default())
+            Ok(out)
         }
     }
 }

@@ -311,9 +311,9 @@ impl Document {
 
     /// The value at `root` as JSON text (what serde_json would write for [`Document::to_value`]).
     pub fn to_json_string(&self, root: Root) -> String {
-        let mut out = Vec::new();
+        let mut out = String::new();
         self.json(root).write(&mut out);
-        String::from_utf8(out).unwrap_or_default()
+        out
     }
 
     /// The `resourceType` of the resource at `root`.
@@ -1178,56 +1178,62 @@ impl<'a> Json<'a> {
 
 impl Json<'_> {
     /// Appends the value as JSON text, as serde_json writes it; strings that need no escaping
-    /// (nearly all) are copied as they are.
-    pub(crate) fn write(self, out: &mut Vec<u8>) {
+    /// (nearly all) are copied as they are. Written to a `String`: no UTF-8 check afterwards.
+    pub(crate) fn write(self, out: &mut String) {
         match self {
             Json::V(Value::String(s)) => write_str(s, out),
-            // Writing a `Value` to a `Vec` cannot fail.
-            Json::V(v) => drop(serde_json::to_writer(&mut *out, v)),
+            Json::V(v) => push_display(out, v),
             Json::D(..) => match self.view() {
-                View::Null => out.extend_from_slice(b"null"),
-                View::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-                View::Number(n) => drop(serde_json::to_writer(&mut *out, n)),
+                View::Null => out.push_str("null"),
+                View::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+                // serde_json's Display of a number is its JSON text.
+                View::Number(n) => push_display(out, n),
                 View::String(s) => write_str(s, out),
                 View::Array(a) => {
-                    out.push(b'[');
+                    out.push('[');
                     for (i, x) in a.iter().enumerate() {
                         if i > 0 {
-                            out.push(b',');
+                            out.push(',');
                         }
                         x.write(out);
                     }
-                    out.push(b']');
+                    out.push(']');
                 }
                 View::Object(o) => {
-                    out.push(b'{');
+                    out.push('{');
                     for (i, (k, v)) in o.iter().enumerate() {
                         if i > 0 {
-                            out.push(b',');
+                            out.push(',');
                         }
                         write_str(k, out);
-                        out.push(b':');
+                        out.push(':');
                         v.write(out);
                     }
-                    out.push(b'}');
+                    out.push('}');
                 }
             },
         }
     }
 }
 
+/// Appends `x`'s `Display` (for serde_json's values and numbers: their JSON text).
+pub(crate) fn push_display(out: &mut String, x: &impl std::fmt::Display) {
+    use std::fmt::Write;
+    // Writing to a `String` cannot fail.
+    let _ = write!(out, "{x}");
+}
+
 /// Appends `s` as a JSON string. serde_json looks each byte up in a table; here eight bytes
 /// at a time are checked for a quote, a backslash or a control character, and a string with
 /// none (nearly every FHIR string) is copied whole.
-pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_str(s: &str, out: &mut String) {
     if needs_escape(s.as_bytes()) {
-        // Writing to a `Vec` cannot fail.
-        drop(serde_json::to_writer(&mut *out, s));
+        push_display(out, &Value::String(s.to_owned()));
     } else {
         out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
     }
 }
 
@@ -1451,12 +1457,9 @@ mod tests {
             }
         }
         for s in cases {
-            let mut out = Vec::new();
+            let mut out = String::new();
             write_str(&s, &mut out);
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                serde_json::to_string(&s).unwrap()
-            );
+            assert_eq!(out, serde_json::to_string(&s).unwrap());
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::datetime::{DateTime, Precision, Time, now_utc};
 use super::decimal::Decimal;
-use super::document::{Document, Json, Obj, View, write_str};
+use super::document::{Document, Json, Obj, View, push_display, write_str};
 use super::parser::{BinOp, Func, Lit, MAX_DEPTH, Node, TypeSpec};
 use super::quantity::{Quantity, calendar_unit, dims_unit, ucum_to_calendar};
 use super::{Env, FhirPathError};
@@ -202,14 +202,13 @@ impl<'a> Item<'a> {
     }
 
     /// Writes [`Item::to_json`] as JSON text, without building a `Value` for nodes.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
+    pub fn write_json(&self, out: &mut String) {
         match &self.val {
             Val::Node(FNode { json: Some(j), .. }) => j.write(out),
             Val::Str(s) => write_str(s, out),
-            Val::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-            // Writing to a `Vec` cannot fail.
-            Val::Int(i) => drop(std::io::Write::write_fmt(out, format_args!("{i}"))),
-            _ => drop(serde_json::to_writer(&mut *out, &self.to_json())),
+            Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Val::Int(i) => push_display(out, i),
+            _ => push_display(out, &self.to_json()),
         }
     }
 
