@@ -626,6 +626,67 @@ impl Document {
         self.names.get(id as usize).map_or("", Name::as_str)
     }
 
+    /// FHIRPath's `descendants()` of typed-document nodes `from`, values only: their children,
+    /// then the children of those, level by level (the spec's repeated `children()`), as node
+    /// indices — no item is built until the end, and each level is read from the records.
+    /// `None` when an object on the way has `_` companions (which the general evaluator pairs)
+    /// or the nesting is deeper than `max_depth` (which it reports).
+    pub(crate) fn descendants(
+        &self,
+        from: &[u32],
+        max_depth: usize,
+        out: &mut Vec<u32>,
+    ) -> Option<()> {
+        for &at in from {
+            self.children_into(at, out)?;
+        }
+        let (mut start, mut depth) = (0, 1);
+        while start < out.len() {
+            depth += 1;
+            if depth > max_depth {
+                return None;
+            }
+            let end = out.len();
+            for i in start..end {
+                self.children_into(out[i], out)?;
+            }
+            start = end;
+        }
+        Some(())
+    }
+
+    /// Appends the children of node `at` as [`Document::typed_children`] gives them.
+    fn children_into(&self, at: u32, out: &mut Vec<u32>) -> Option<()> {
+        let r = self.rec(at);
+        if r.kind != Kind::Object || r.b == 0 {
+            return Some(());
+        }
+        let block = self.block(r.a, r.b);
+        if block
+            .first()
+            .is_some_and(|m| m.flags & FIRST_OF_COMPANIONS != 0)
+        {
+            return None;
+        }
+        let rt = Probe::new("resourceType");
+        for (i, m) in block.iter().enumerate() {
+            match m.kind {
+                Kind::Null => {}
+                Kind::Array => {
+                    let items = self.block(m.a, m.b).iter().enumerate();
+                    out.extend(
+                        items
+                            .filter(|(_, x)| x.kind != Kind::Null)
+                            .map(|(j, _)| m.a + j as u32),
+                    );
+                }
+                _ if rt.matches(self, m) => {}
+                _ => out.push(r.a + i as u32),
+            }
+        }
+        Some(())
+    }
+
     /// Loads the start of resource `root` — its first records (the root's members and, in
     /// pre-order, the blocks of the first of them) and the first bytes of its text — so that
     /// an evaluation about to read them finds them in the cache.
@@ -1505,6 +1566,26 @@ mod tests {
         // Not an Observation, or `_code` companions on the way: the general evaluator's.
         assert_eq!(walk(Some("Patient"), "id"), None);
         assert_eq!(walk(None, "code.coding.code"), None);
+        // descendants(): breadth first, arrays flattened, nulls and resourceType left out; an
+        // object with companions (`_code`) is the general evaluator's.
+        let small = doc
+            .push_json(br#"{"resourceType": "Patient", "a": {"b": [1, null, {"c": 2}]}, "d": 3}"#)
+            .unwrap();
+        let mut at = Vec::new();
+        assert!(doc.descendants(&[small.0], 512, &mut at).is_some());
+        let got: Vec<_> = at.iter().map(|&i| Json::D(&doc, i).to_value()).collect();
+        assert_eq!(
+            got,
+            [
+                json!({"b": [1, null, {"c": 2}]}),
+                json!(3),
+                json!(1),
+                json!({"c": 2}),
+                json!(2)
+            ]
+        );
+        assert!(doc.descendants(&[small.0], 2, &mut Vec::new()).is_none());
+        assert!(doc.descendants(&[root.0], 512, &mut Vec::new()).is_none());
         // The choice flag, from the Observation definitions: on `valueQuantity` only.
         let flags: Vec<_> = doc
             .block(doc.rec(root.0).a, doc.rec(root.0).b)

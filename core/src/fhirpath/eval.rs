@@ -1722,6 +1722,13 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                 Ok(out)
             }
             F::Descendants => {
+                // Values only, on typed documents: the nodes are found from the records.
+                if let Some((d, from)) = typed_nodes(&input) {
+                    let mut at = Vec::with_capacity(64);
+                    if d.descendants(&from, MAX_DEPTH, &mut at).is_some() {
+                        return Ok(at.into_iter().map(|i| Item::typed_node(d, i)).collect());
+                    }
+                }
                 // Breadth first in one vector: each level is appended after the previous one,
                 // the order the spec's repeated children() gives.
                 let mut out = Vec::with_capacity(64);
@@ -1739,24 +1746,6 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                         // Only nodes have children; copying the node (not cloning the item)
                         // keeps this loop free of the generic clone and drop.
                         let Val::Node(n) = out[i].val else { continue };
-                        // Values only, types recorded: a leaf has no children, an object
-                        // without companions gives its members straight from the records
-                        // (children_of's fast path, without its per-item dispatch).
-                        if let (Some(Json::D(d, _)), None, None) = (n.json, n.ext, &out[i].path)
-                            && d.is_typed()
-                        {
-                            match n.json.and_then(Json::as_object) {
-                                None => continue,
-                                Some(obj @ Obj::D(d, first, count)) if !obj.has_companions() => {
-                                    out.reserve(count as usize);
-                                    d.typed_children(first, count, |json, ty, ctx| {
-                                        out.push(Item::node(json, ty, ctx))
-                                    });
-                                    continue;
-                                }
-                                Some(_) => {}
-                            }
-                        }
                         let it = Item {
                             val: Val::Node(n),
                             path: out[i].path.clone(),
@@ -2458,6 +2447,32 @@ fn val_eq(x: &Val<'_>, y: &Val<'_>) -> Option<bool> {
         }
         _ => false,
     })
+}
+
+/// The document and node indices of `items` when all are nodes of one typed document, without
+/// locations or `_` companions: what the documents' own navigation serves.
+fn typed_nodes<'a>(items: &[Item<'a>]) -> Option<(&'a Document, Vec<u32>)> {
+    let mut doc: Option<&'a Document> = None;
+    let mut out = Vec::with_capacity(items.len());
+    for it in items {
+        let (
+            Val::Node(FNode {
+                json: Some(Json::D(d, at)),
+                ext: None,
+                ..
+            }),
+            None,
+        ) = (&it.val, &it.path)
+        else {
+            return None;
+        };
+        if !d.is_typed() || doc.is_some_and(|x| !std::ptr::eq(x, *d)) {
+            return None;
+        }
+        doc = Some(d);
+        out.push(*at);
+    }
+    doc.map(|d| (d, out))
 }
 
 /// The comparison of an equality operator (`=`, `!=`, `~`, `!~`) on two collections.
