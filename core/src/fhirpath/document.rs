@@ -671,6 +671,7 @@ impl Document {
         let rt = Probe::new("resourceType");
         for (i, m) in block.iter().enumerate() {
             match m.kind {
+                _ if rt.matches(self, m) => {}
                 Kind::Null => {}
                 Kind::Array => {
                     let items = self.block(m.a, m.b).iter().enumerate();
@@ -680,7 +681,6 @@ impl Document {
                             .map(|(j, _)| m.a + j as u32),
                     );
                 }
-                _ if rt.matches(self, m) => {}
                 _ => out.push(r.a + i as u32),
             }
         }
@@ -718,25 +718,25 @@ impl Document {
         std::hint::black_box(sum);
     }
 
-    /// The nodes a path of member names reaches from resource `root` of a typed document
+    /// The nodes a path of member names reaches from node `at` of a typed document
     /// (`Encounter.period.start`: `type_name` `Encounter`, names `period`, `start`), passed to
     /// `emit` in FHIRPath's order — the member steps of the general evaluator, values only,
     /// without building a collection per step. `None` (and some nodes may have been emitted)
-    /// when a node needs the general evaluator: an object with `_` companions, a resource not
+    /// when a node needs the general evaluator: an object with `_` companions, a focus not
     /// of type `type_name`.
     pub(crate) fn walk_path(
         &self,
-        root: Root,
+        at: u32,
         type_name: Option<&str>,
         names: &[String],
         emit: &mut impl FnMut(u32),
     ) -> Option<()> {
         if let Some(t) = type_name
-            && self.node_type(root.0).0 != t
+            && self.node_type(at).0 != t
         {
             return None;
         }
-        self.walk(root.0, names, emit)
+        self.walk(at, names, emit)
     }
 
     fn walk(&self, at: u32, names: &[String], emit: &mut impl FnMut(u32)) -> Option<()> {
@@ -1548,7 +1548,7 @@ mod tests {
         let walk = |ty: Option<&str>, path: &str| {
             let names: Vec<String> = path.split('.').map(String::from).collect();
             let mut out = Vec::new();
-            doc.walk_path(root, ty, &names, &mut |at| {
+            doc.walk_path(root.0, ty, &names, &mut |at| {
                 out.push(Json::D(&doc, at).to_value())
             })
             .map(|()| out)
@@ -1585,6 +1585,13 @@ mod tests {
             ]
         );
         assert!(doc.descendants(&[small.0], 2, &mut Vec::new()).is_none());
+        // `resourceType` is never a child, whatever its value (found by the property test).
+        let odd = doc
+            .push_json(br#"{"resourceType": [false], "a": 1}"#)
+            .unwrap();
+        let mut at = Vec::new();
+        assert!(doc.descendants(&[odd.0], 512, &mut at).is_some());
+        assert_eq!(at.len(), 1);
         assert!(doc.descendants(&[root.0], 512, &mut Vec::new()).is_none());
         // The choice flag, from the Observation definitions: on `valueQuantity` only.
         let flags: Vec<_> = doc
@@ -1884,6 +1891,10 @@ mod tests {
                 "contained.name",
                 "extension.value",
                 "children().id",
+                // Member paths inside functions (walked from each focus node) and with a
+                // leading type name.
+                "name.where(given.exists()).family",
+                "Patient.contained.id | children().exists(id)",
             ];
             for src in sources {
                 let e = Expression::compile(src).unwrap();

@@ -854,8 +854,26 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                 target,
                 name,
                 underscore,
+                path,
                 ..
             } => {
+                // A path of member names from typed-document nodes, values only: walked
+                // through the records, no collection per step.
+                if let Some(p) = path
+                    && self.env.no_locations
+                    && !self.env.strict
+                {
+                    let mut out = Vec::new();
+                    let walked = focus.iter().try_for_each(|it| {
+                        let (d, at) = typed_node_of(it)?;
+                        d.walk_path(at, p.type_name.as_deref(), &p.names, &mut |i| {
+                            out.push(Item::typed_node(d, i))
+                        })
+                    });
+                    if walked.is_some() {
+                        return Ok(out);
+                    }
+                }
                 let mut out = Vec::new();
                 match target {
                     Some(t) => {
@@ -2455,24 +2473,30 @@ fn typed_nodes<'a>(items: &[Item<'a>]) -> Option<(&'a Document, Vec<u32>)> {
     let mut doc: Option<&'a Document> = None;
     let mut out = Vec::with_capacity(items.len());
     for it in items {
-        let (
+        let (d, at) = typed_node_of(it)?;
+        if doc.is_some_and(|x| !std::ptr::eq(x, d)) {
+            return None;
+        }
+        doc = Some(d);
+        out.push(at);
+    }
+    doc.map(|d| (d, out))
+}
+
+/// The document and index of `item` when it is a node of a typed document, without a location
+/// or a `_` companion.
+fn typed_node_of<'a>(item: &Item<'a>) -> Option<(&'a Document, u32)> {
+    match (&item.val, &item.path) {
+        (
             Val::Node(FNode {
                 json: Some(Json::D(d, at)),
                 ext: None,
                 ..
             }),
             None,
-        ) = (&it.val, &it.path)
-        else {
-            return None;
-        };
-        if !d.is_typed() || doc.is_some_and(|x| !std::ptr::eq(x, *d)) {
-            return None;
-        }
-        doc = Some(d);
-        out.push(*at);
+        ) if d.is_typed() => Some((d, *at)),
+        _ => None,
     }
-    doc.map(|d| (d, out))
 }
 
 /// The comparison of an equality operator (`=`, `!=`, `~`, `!~`) on two collections.

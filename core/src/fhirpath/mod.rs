@@ -294,61 +294,14 @@ impl<'e> Env<'e> {
 pub struct Expression {
     src: String,
     root: Node,
-    /// Set when the expression is a path of member names (`Encounter.period.start`,
-    /// `meta.profile`), the commonest FHIRPath: typed documents walk it straight through their
-    /// records when locations are off (see [`Document`]).
-    path: Option<MemberPath>,
-}
-
-/// A path of member names, optionally led by the resource type it applies to.
-#[derive(Debug, Clone)]
-struct MemberPath {
-    type_name: Option<String>,
-    names: Vec<String>,
-}
-
-impl MemberPath {
-    /// The path `node` is, when it is one: member names that start with a lower-case letter
-    /// and have no other upper-case letter (so no choice-type JSON name, which is an error),
-    /// after an optional leading type name.
-    fn of(node: &Node) -> Option<MemberPath> {
-        let Node::Member { target, name, .. } = node else {
-            return None;
-        };
-        let mut path = match target {
-            Some(t) => MemberPath::of(t)?,
-            None if name.starts_with(|c: char| c.is_ascii_uppercase())
-                && name.bytes().all(|b| b.is_ascii_alphanumeric()) =>
-            {
-                return Some(MemberPath {
-                    type_name: Some(name.clone()),
-                    names: Vec::new(),
-                });
-            }
-            None => MemberPath {
-                type_name: None,
-                names: Vec::new(),
-            },
-        };
-        let plain = name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        plain.then(|| {
-            path.names.push(name.clone());
-            path
-        })
-    }
 }
 
 impl Expression {
     /// Parses `src`. Errors name the position and what was expected.
     pub fn compile(src: &str) -> Result<Expression, FhirPathError> {
-        let root = parser::parse(src)?;
         Ok(Expression {
             src: src.to_string(),
-            path: MemberPath::of(&root),
-            root,
+            root: parser::parse(src)?,
         })
     }
 
@@ -380,13 +333,14 @@ impl Expression {
         root: Root,
         env: &Env<'e>,
     ) -> Result<Vec<Item<'a>>, FhirPathError> {
-        if let Some(p) = &self.path
+        // A member path is walked through the records, without the evaluator's setup.
+        if let Node::Member { path: Some(p), .. } = &self.root
             && env.no_locations
             && !env.strict
             && doc.is_typed()
         {
             let mut out = Vec::new();
-            let walked = doc.walk_path(root, p.type_name.as_deref(), &p.names, &mut |at| {
+            let walked = doc.walk_path(root.0, p.type_name.as_deref(), &p.names, &mut |at| {
                 out.push(Item::typed_node(doc, at))
             });
             if walked.is_some() {
@@ -473,11 +427,9 @@ mod tests {
 
     #[test]
     fn member_paths_are_recognised() {
-        let path = |src: &str| {
-            Expression::compile(src)
-                .unwrap()
-                .path
-                .map(|p| (p.type_name, p.names.join("/")))
+        let path = |src: &str| match Expression::compile(src).unwrap().root {
+            Node::Member { path, .. } => path.map(|p| (p.type_name, p.names.join("/"))),
+            _ => None,
         };
         assert_eq!(path("id"), Some((None, "id".into())));
         assert_eq!(

@@ -376,6 +376,10 @@ pub enum Node {
         /// `_name`, precomputed for primitive-extension lookup.
         underscore: String,
         pos: usize,
+        /// Set when this member and its targets are a path of member names
+        /// (`Encounter.period.start`, `system`), the commonest FHIRPath: typed documents walk
+        /// it straight through their records when locations are off.
+        path: Option<Box<MemberPath>>,
     },
     Call {
         target: Option<Box<Node>>,
@@ -394,6 +398,45 @@ pub enum Node {
     This,
     IndexVar,
     Total,
+}
+
+/// A path of member names, optionally led by the type name its focus must have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberPath {
+    pub type_name: Option<String>,
+    pub names: Vec<String>,
+}
+
+impl MemberPath {
+    /// The path of member `name` after `target`, when it is one: member names that start with
+    /// a lower-case letter and have no other upper-case letter (so no choice-type JSON name,
+    /// which is an error), after an optional leading type name.
+    fn of(target: Option<&Node>, name: &str) -> Option<MemberPath> {
+        let mut path = match target {
+            Some(Node::Member { path: Some(p), .. }) => (**p).clone(),
+            Some(_) => return None,
+            None if name.starts_with(|c: char| c.is_ascii_uppercase())
+                && name.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                return Some(MemberPath {
+                    type_name: Some(name.to_owned()),
+                    names: Vec::new(),
+                });
+            }
+            None => MemberPath {
+                type_name: None,
+                names: Vec::new(),
+            },
+        };
+        let plain = name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        plain.then(|| {
+            path.names.push(name.to_owned());
+            path
+        })
+    }
 }
 
 struct Parser<'s> {
@@ -652,11 +695,13 @@ impl<'s> Parser<'s> {
                 if !delimited && self.peek() == &Tok::Sym("(") {
                     return self.call(target, name, pos);
                 }
+                let path = MemberPath::of(target.as_ref(), &name).map(Box::new);
                 Ok(Node::Member {
                     target: target.map(Box::new),
                     underscore: format!("_{name}"),
                     name,
                     pos,
+                    path,
                 })
             }
             Tok::Special(s) if target.is_none() => {
