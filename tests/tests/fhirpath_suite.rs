@@ -6,7 +6,7 @@
 //! `mode="strict"` runs with [`Env::strict`], `checkOrderedFunctions="true"` with
 //! [`Env::check_ordered_functions`]. Run with `--nocapture` to see the summary line and failures.
 
-use firn_core::fhirpath::{Document, Env, Expression, Item};
+use firn_core::fhirpath::{Document, Env, Expression, Item, write_items};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -340,6 +340,18 @@ fn documents_agree_with_values_over_synthea() {
             let via_doc = show(e.evaluate_in(&doc, *root, env).unwrap());
             let via_text = show(e.evaluate_in(&parsed, *parsed_root, env).unwrap());
             let via_untyped = show(e.evaluate_in(&untyped, *untyped_root, env).unwrap());
+            // The JSON text of the values, written straight from the records where it can be,
+            // is the items' text.
+            for (d, root) in [
+                (&doc, root),
+                (&parsed, parsed_root),
+                (&untyped, untyped_root),
+            ] {
+                let (mut written, mut via_items) = (String::new(), String::new());
+                e.write_values_in(d, *root, env, &mut written).unwrap();
+                write_items(&e.evaluate_in(d, *root, env).unwrap(), &mut via_items);
+                assert_eq!(written, via_items, "`{src}`");
+            }
             let at = format!("`{src}` on {}/{}", r["resourceType"], r["id"]);
             assert_eq!(via_value, via_doc, "{at}");
             assert_eq!(via_value, via_text, "{at} (Document from text)");

@@ -5,7 +5,9 @@
 
 use crate::{input, throw_issue, throw_outcome, to_text};
 use firn_core::fhirpath::datetime::DateTime;
-use firn_core::fhirpath::{Document, DocumentError, Env, Expression, Item, PathStep, Root};
+use firn_core::fhirpath::{
+    Document, DocumentError, Env, Expression, Item, PathStep, Root, write_items,
+};
 use firn_core::outcome::IssueType;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -205,16 +207,16 @@ impl FhirPath {
         env: &Env<'_>,
         out: &mut String,
     ) -> Result<(), JsValue> {
-        let items = self.items(target, env)?;
-        out.push('[');
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+        match target {
+            Target::Document(doc, root) => self
+                .expr
+                .write_values_in(doc, root, env, out)
+                .map_err(throw_outcome),
+            Target::Value(_) => {
+                write_items(&self.items(target, env)?, out);
+                Ok(())
             }
-            item.write_json(out);
         }
-        out.push(']');
-        Ok(())
     }
 
     fn run(&self, target: Target<'_>, variables: &JsValue, items: bool) -> Result<String, JsValue> {

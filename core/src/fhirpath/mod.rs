@@ -296,6 +296,18 @@ pub struct Expression {
     root: Node,
 }
 
+/// Appends `items` as a JSON array, each as [`Item::write_json`] writes it.
+pub fn write_items(items: &[Item<'_>], out: &mut String) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        item.write_json(out);
+    }
+    out.push(']');
+}
+
 impl Expression {
     /// Parses `src`. Errors name the position and what was expected.
     pub fn compile(src: &str) -> Result<Expression, FhirPathError> {
@@ -333,21 +345,71 @@ impl Expression {
         root: Root,
         env: &Env<'e>,
     ) -> Result<Vec<Item<'a>>, FhirPathError> {
-        // A member path is walked through the records, without the evaluator's setup.
-        if let Node::Member { path: Some(p), .. } = &self.root
-            && env.no_locations
-            && !env.strict
-            && doc.is_typed()
-        {
-            let mut out = Vec::new();
-            let walked = doc.walk_path(root.0, p.type_name.as_deref(), &p.names, &mut |at| {
-                out.push(Item::typed_node(doc, at))
-            });
-            if walked.is_some() {
-                return Ok(out);
-            }
+        let mut out = Vec::new();
+        if self.walk_in(doc, root, env, |at| out.push(Item::typed_node(doc, at))) {
+            return Ok(out);
         }
         eval::evaluate(&self.root, doc.json(root), None, env)
+    }
+
+    /// Appends the values of [`Expression::evaluate_in`] to `out` as a JSON array (each item as
+    /// [`Item::write_json`] writes it). A member path writes its nodes straight from the
+    /// records, with no items in between — the fast way to return many results as text.
+    ///
+    /// ```
+    /// use firn_core::fhirpath::{Document, Env, Expression};
+    /// let mut doc = Document::new();
+    /// let root = doc.push_json(br#"{"resourceType": "Patient", "name": [{"given": ["Ann", "B"]}]}"#).unwrap();
+    /// let mut out = String::new();
+    /// let env = Env::new().locations(false);
+    /// Expression::compile("name.given").unwrap().write_values_in(&doc, root, &env, &mut out).unwrap();
+    /// assert_eq!(out, r#"["Ann","B"]"#);
+    /// ```
+    pub fn write_values_in(
+        &self,
+        doc: &Document,
+        root: Root,
+        env: &Env<'_>,
+        out: &mut String,
+    ) -> Result<(), FhirPathError> {
+        let start = out.len();
+        out.push('[');
+        let mut first = true;
+        let walked = self.walk_in(doc, root, env, |at| {
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+            document::Json::D(doc, at).write(out);
+        });
+        if !walked {
+            out.truncate(start);
+            let items = eval::evaluate(&self.root, doc.json(root), None, env)?;
+            write_items(&items, out);
+            return Ok(());
+        }
+        out.push(']');
+        Ok(())
+    }
+
+    /// Walks a member-path expression through typed document `doc` from `root`, values only,
+    /// passing each node reached to `emit`; false (some nodes may have been passed) when the
+    /// general evaluator must run instead.
+    fn walk_in(
+        &self,
+        doc: &Document,
+        root: Root,
+        env: &Env<'_>,
+        mut emit: impl FnMut(u32),
+    ) -> bool {
+        match &self.root {
+            Node::Member { path: Some(p), .. }
+                if env.no_locations && !env.strict && doc.is_typed() =>
+            {
+                doc.walk_path(root.0, p.type_name.as_deref(), &p.names, &mut emit)
+                    .is_some()
+            }
+            _ => false,
+        }
     }
 
     /// Evaluates with `focus` (an element inside `resource`, whose type or inline-group path is
