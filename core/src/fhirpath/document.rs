@@ -1895,6 +1895,7 @@ mod tests {
                 // leading type name.
                 "name.where(given.exists()).family",
                 "Patient.contained.id | children().exists(id)",
+                "descendants().count() | name.given.exists() | contained.descendants().count()",
             ];
             for src in sources {
                 let e = Expression::compile(src).unwrap();

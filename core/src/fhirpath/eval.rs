@@ -987,6 +987,19 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                 type_arg,
                 ..
             } => {
+                // count(), exists() and empty() of a navigation the documents serve need only
+                // the number of nodes: no items are built.
+                if matches!(func, Func::Count | Func::Exists | Func::Empty)
+                    && args.is_empty()
+                    && let Some(t) = target
+                    && let Some(n) = self.count_nodes(t, focus)
+                {
+                    return Ok(vec![match func {
+                        Func::Count => Item::sys(Val::Int(n as i64)),
+                        Func::Exists => Item::b(n > 0),
+                        _ => Item::b(n == 0),
+                    }]);
+                }
                 let input = match target {
                     Some(t) => self.eval(t, focus, sc)?,
                     None => focus.to_vec(),
@@ -1003,6 +1016,54 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                 self.call(*func, input, args, type_arg.as_ref(), focus, sc)
             }
         }
+    }
+
+    /// The number of nodes `node` evaluates to on `focus`, when it is a member path or
+    /// `descendants()` (of the focus or of a member path) over typed-document nodes, values
+    /// only: counted from the records. `None` when the general evaluator must run.
+    fn count_nodes(&self, node: &Node, focus: &[Item<'a>]) -> Option<usize> {
+        if !self.env.no_locations || self.env.strict {
+            return None;
+        }
+        let mut n = 0;
+        match node {
+            Node::Member { path: Some(p), .. } => {
+                for it in focus {
+                    let (d, at) = typed_node_of(it)?;
+                    d.walk_path(at, p.type_name.as_deref(), &p.names, &mut |_| n += 1)?;
+                }
+            }
+            Node::Call {
+                target,
+                func: Func::Descendants,
+                args,
+                ..
+            } if args.is_empty() => {
+                let (d, from) = match target.as_deref() {
+                    None => typed_nodes(focus)?,
+                    Some(Node::Member { path: Some(p), .. }) => {
+                        let (d, _) = typed_node_of(focus.first()?)?;
+                        let mut from = Vec::new();
+                        for it in focus {
+                            let (e, at) = typed_node_of(it)?;
+                            if !std::ptr::eq(d, e) {
+                                return None;
+                            }
+                            d.walk_path(at, p.type_name.as_deref(), &p.names, &mut |i| {
+                                from.push(i)
+                            })?;
+                        }
+                        (d, from)
+                    }
+                    Some(_) => return None,
+                };
+                let mut all = Vec::new();
+                d.descendants(&from, MAX_DEPTH, &mut all)?;
+                n = all.len();
+            }
+            _ => return None,
+        }
+        Some(n)
     }
 
     fn var(&self, name: &str) -> R<Vec<Item<'a>>> {
