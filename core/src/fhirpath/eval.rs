@@ -397,13 +397,12 @@ pub(crate) fn evaluate<'a, 'e: 'a>(
         env,
         defs,
         resource: res_item,
-        context: context.clone(),
+        context,
         depth: Cell::new(0),
     };
-    let focus = [context];
     cx.eval(
         root,
-        &focus,
+        std::slice::from_ref(&cx.context),
         Scope {
             index: None,
             total: None,
