@@ -1056,9 +1056,9 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
                     }
                     Some(_) => return None,
                 };
-                let mut all = Vec::new();
-                d.descendants(&from, MAX_DEPTH, &mut all)?;
-                n = all.len();
+                n = with_node_queue(|all| {
+                    d.descendants(&from, MAX_DEPTH, all).map(|()| all.len())
+                })?;
             }
             _ => return None,
         }
@@ -1801,11 +1801,13 @@ impl<'a, 'x, 'e: 'a> Ctx<'a, 'x, 'e> {
             }
             F::Descendants => {
                 // Values only, on typed documents: the nodes are found from the records.
-                if let Some((d, from)) = typed_nodes(&input) {
-                    let mut at = Vec::with_capacity(64);
-                    if d.descendants(&from, MAX_DEPTH, &mut at).is_some() {
-                        return Ok(at.into_iter().map(|i| Item::typed_node(d, i)).collect());
-                    }
+                if let Some((d, from)) = typed_nodes(&input)
+                    && let Some(items) = with_node_queue(|at| {
+                        d.descendants(&from, MAX_DEPTH, at)?;
+                        Some(at.iter().map(|&i| Item::typed_node(d, i)).collect())
+                    })
+                {
+                    return Ok(items);
                 }
                 // Breadth first in one vector: each level is appended after the previous one,
                 // the order the spec's repeated children() gives.
@@ -2524,6 +2526,27 @@ fn val_eq(x: &Val<'_>, y: &Val<'_>) -> Option<bool> {
             p == q
         }
         _ => false,
+    })
+}
+
+thread_local! {
+    /// A queue of node indices kept from one evaluation to the next: `descendants()` over a
+    /// typed document visits a resource's nodes breadth first through it, and growing a fresh
+    /// one per resource cost several allocations each time (measured in the npm batch).
+    static NODE_QUEUE: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with the (cleared) node queue. Re-entrant: a nested call finds the queue taken
+/// and gets a new one. A queue grown past 64 Ki nodes is not kept.
+fn with_node_queue<T>(f: impl FnOnce(&mut Vec<u32>) -> T) -> T {
+    NODE_QUEUE.with(|q| {
+        let mut v = q.take();
+        v.clear();
+        let out = f(&mut v);
+        if v.capacity() <= 1 << 16 {
+            q.set(v);
+        }
+        out
     })
 }
 
