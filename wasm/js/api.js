@@ -71,7 +71,7 @@ export function describe(target) {
 
 /** Validates a resource; returns an OperationOutcome (an "All OK" information issue when clean). */
 export function validate(resource, options) {
-  if (typeof resource === 'string' || resource instanceof Uint8Array) return JSON.parse(raw.validate(text(resource), options));
+  if (typeof resource === 'string' || resource instanceof Uint8Array) return JSON.parse(raw.validateText(put(text(resource)), options));
   if (resource === undefined || resource === null) return JSON.parse(raw.validate(resource, options));
   if (resource instanceof ParsedResource) resource = resource.toJSON();
   // From an object: no line/column positions (they would point into text the caller never saw).

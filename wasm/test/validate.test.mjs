@@ -26,6 +26,14 @@ test('string input (fast path) gives the same issues plus line/column', () => {
   const fromObject = errors(firn.validate(bad));
   const fromText = errors(firn.validate(JSON.stringify(bad, null, 2)));
   assert.deepEqual(fromText.map((i) => i.expression), fromObject.map((i) => i.expression));
+  const at = (issue, what) => issue.extension.find((e) => e.url.endsWith(`operationoutcome-issue-${what}`))?.valueInteger;
+  assert.deepEqual([at(fromText[0], 'line'), at(fromText[0], 'col')], [3, 3]);
+  // Non-ASCII text before the error (it enters wasm as UTF-8): the column counts characters.
+  const text = '{"resourceType":"Patient","name":[{"text":"Zoë 🙂"}],"active":"yes"}';
+  const [issue] = errors(firn.validate(text));
+  assert.deepEqual([issue.expression, at(issue, 'line'), at(issue, 'col')], [['Patient.active'], 1, 53]);
+  // Bytes take the same way in.
+  assert.deepEqual(errors(firn.validate(new TextEncoder().encode(text))), [issue]);
 });
 
 test('invalid JSON text is a fatal issue, not a throw', () => {
