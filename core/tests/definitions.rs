@@ -539,3 +539,58 @@ fn bounded_children_are_the_children_a_cardinality_check_needs() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn children_carry_the_definition_of_their_type() {
+    // Every key of every context reachable from a type: the child's pre-resolved type
+    // definition is the one its type code names.
+    let defs = defs();
+    let mut contexts: Vec<String> = defs.types().map(|t| t.name.clone()).collect();
+    let mut seen = std::collections::HashSet::new();
+    let (mut checked, mut inline) = (0, 0);
+    while let Some(ctx) = contexts.pop() {
+        if !seen.insert(ctx.clone()) {
+            continue;
+        }
+        let Some(table) = defs.child_table(&ctx) else {
+            continue;
+        };
+        for el in defs.children(&ctx) {
+            let keys: Vec<String> = match el.name().strip_suffix("[x]") {
+                Some(stem) => el
+                    .types
+                    .iter()
+                    .map(|t| {
+                        let mut c = t.code.chars();
+                        let first = c.next().map(|f| f.to_ascii_uppercase());
+                        format!("{stem}{}{}", first.unwrap_or_default(), c.as_str())
+                    })
+                    .collect(),
+                None => vec![el.name().to_string()],
+            };
+            for key in keys {
+                let child = table.get(&key).unwrap_or_else(|| panic!("{ctx}.{key}"));
+                assert_eq!(
+                    child.type_def.map(|t| t.name.as_str()),
+                    defs.type_def(child.type_code).map(|t| t.name.as_str()),
+                    "{ctx}.{key}"
+                );
+                // Only FHIRPath's System types (`string.value`) have no definition.
+                assert!(
+                    child.type_def.is_some() || child.type_code.contains("System."),
+                    "{ctx}.{key}: {}",
+                    child.type_code
+                );
+                if child.context != child.type_code {
+                    inline += 1;
+                    contexts.push(child.context.to_string());
+                }
+                checked += 1;
+            }
+        }
+    }
+    println!(
+        "definitions: {checked} child keys carry their type definition ({inline} inline groups)"
+    );
+    assert!(checked > 8_000 && inline > 500, "{checked} / {inline}");
+}

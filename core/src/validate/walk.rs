@@ -9,7 +9,7 @@
 
 use super::primitive::{clip, json_kind};
 use super::{Run, Validator};
-use crate::definitions::{BindingStrength, ElementDef, Membership};
+use crate::definitions::{BindingStrength, ElementDef, Membership, TypeDef};
 use crate::outcome::{Issue, IssueType};
 use serde_json::{Map, Value};
 
@@ -190,14 +190,14 @@ impl Run<'_> {
             };
             let el = child.element;
             // Resource.id is a `string` in the snapshot but an `id` in meaning (fhir-type extension).
-            let type_code = if is_resource && name == "id" {
-                "id"
+            let (type_code, ty) = if is_resource && name == "id" {
+                ("id", defs.type_def("id"))
             } else {
-                child.type_code
+                (child.type_code, child.type_def)
             };
             let ctx = child.context;
             self.shape(value, is_array, &loc, key, |run, item, iloc| {
-                run.item(item, iloc, el, type_code, ctx, context, path, partner);
+                run.item(item, iloc, el, (type_code, ty), ctx, context, path, partner);
             });
         }
         // Cardinality: only elements with a minimum or a maximum above one can be violated.
@@ -290,13 +290,12 @@ impl Run<'_> {
         item: &Value,
         loc: &str,
         el: &'static ElementDef,
-        type_code: &str,
+        (type_code, ty): (&str, Option<&'static TypeDef>),
         ctx: &str,
         parent_ctx: &str,
         parent_path: &str,
         partner: Option<&Value>,
     ) {
-        let defs = self.v.defs;
         if item.is_null() {
             // A null is only a placeholder matching a `_key` entry at the same index.
             let idx = loc
@@ -315,8 +314,8 @@ impl Run<'_> {
             }
             return;
         }
-        // One type lookup per item: the primitive test and the type's own constraints.
-        let ty = defs.type_def(type_code);
+        // The type (resolved with the child, no lookup): the primitive test and the type's own
+        // constraints.
         if ty.is_some_and(|t| t.kind == crate::definitions::TypeKind::Primitive) {
             if let Err(msg) = self.v.prims.check(type_code, item) {
                 self.push(Issue::error(IssueType::Value, msg), loc);
