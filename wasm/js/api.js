@@ -104,13 +104,14 @@ export class CompiledExpression {
   /** The result values (as fhirpath.js returns them). */
   evaluate(resource, variables) {
     if (resource instanceof ParsedResource) return JSON.parse(this.#inner.evaluateParsed(resource._inner, variables));
-    if (resource === undefined || resource === null || resource instanceof Uint8Array) return JSON.parse(this.#inner.evaluate(text(resource), variables));
-    return JSON.parse(this.#inner.evaluateInput(put(json(resource)), variables));
+    if (resource === undefined || resource === null) return JSON.parse(this.#inner.evaluate(resource, variables));
+    return JSON.parse(this.#inner.evaluateInput(put(text(resource)), variables));
   }
   /** The results with their FHIR type, FHIRPath location and JSON pointer. */
   evaluateItems(resource, variables) {
     if (resource instanceof ParsedResource) return JSON.parse(this.#inner.evaluateItemsParsed(resource._inner, variables));
-    return JSON.parse(this.#inner.evaluateItems(text(resource), variables));
+    if (resource === undefined || resource === null) return JSON.parse(this.#inner.evaluateItems(resource, variables));
+    return JSON.parse(this.#inner.evaluateItemsInput(put(text(resource)), variables));
   }
   free() { this.#inner.free(); }
   /** @internal */
@@ -129,8 +130,7 @@ export function evaluate(expression, resource, variables) {
 
 /** One-shot evaluation returning `{value, type, path, pointer}` items. */
 export function evaluateItems(expression, resource, variables) {
-  if (resource instanceof ParsedResource) return compileCached(expression).evaluateItems(resource, variables);
-  return JSON.parse(raw.evaluateItems(expression, text(resource), variables));
+  return compileCached(expression).evaluateItems(resource, variables);
 }
 
 const cache = new Map();

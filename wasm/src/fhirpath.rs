@@ -141,6 +141,12 @@ impl FhirPath {
         self.run(Target::Value(&r), variables, true)
     }
 
+    /// [`Self::evaluate_items`] against the resource in the input buffer (`inputBuffer`).
+    #[wasm_bindgen(js_name = evaluateItemsInput)]
+    pub fn evaluate_items_input(&self, len: usize, variables: &JsValue) -> Result<String, JsValue> {
+        crate::with_input(len, |bytes| self.run_text(bytes, variables, true))
+    }
+
     /// [`Self::evaluate_items`] against a [`ParsedResource`].
     #[wasm_bindgen(js_name = evaluateItemsParsed)]
     pub fn evaluate_items_parsed(
@@ -233,16 +239,6 @@ impl FhirPath {
             Ok(out)
         }
     }
-}
-
-/// One-shot [`FhirPath::evaluate_items`].
-#[wasm_bindgen(js_name = evaluateItems)]
-pub fn evaluate_items(
-    expression: &str,
-    resource: &JsValue,
-    variables: &JsValue,
-) -> Result<String, JsValue> {
-    compile(expression)?.evaluate_items(resource, variables)
 }
 
 /// `%name` variables from a JS object (or JSON text of one), parsed once per call.

@@ -29,6 +29,12 @@ test('evaluateItems gives types, FHIRPath locations and JSON pointers', () => {
   assert.deepEqual(computed, [{ value: 2, type: 'System.Integer', path: null, pointer: null }]);
   const compiled = firn.compile('Patient.telecom').evaluateItems(patient());
   assert.equal(compiled[0].type, 'ContactPoint');
+  // Text and bytes give the same items as the object; bad input throws an OperationOutcome.
+  const text = JSON.stringify(patient());
+  assert.deepEqual(firn.evaluateItems('Patient.name.given', text), items);
+  assert.deepEqual(firn.evaluateItems('Patient.name.given', new TextEncoder().encode(text)), items);
+  throwsOutcome(assert, () => firn.evaluateItems('name', '{"resourceType": "Patient",'), /not valid JSON/);
+  throwsOutcome(assert, () => firn.evaluateItems('name', undefined), /resource/);
 });
 
 test('variables', () => {
